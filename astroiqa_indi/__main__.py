@@ -1,0 +1,3 @@
+from astroiqa_indi.cli import main
+
+raise SystemExit(main())
