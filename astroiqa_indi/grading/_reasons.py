@@ -1,0 +1,59 @@
+"""Human-readable sentences that explain a verdict from its metrics."""
+
+from __future__ import annotations
+
+from astroiqa_indi.grading._verdict import FrameMetrics
+
+__all__ = ["explain"]
+
+
+def _fwhm_text(m: FrameMetrics) -> str:
+    if m.fwhm_arcsec is not None:
+        return f'FWHM {m.fwhm_arcsec:.1f}"'
+    if m.fwhm_px is not None:
+        return f"FWHM {m.fwhm_px:.1f} px"
+    return "FWHM unknown"
+
+
+def explain(
+    label: str,
+    m: FrameMetrics,
+    *,
+    max_fwhm_arcsec: float | None,
+    min_stars: int,
+    sky_ratio: float | None,
+    density_cv: float,
+) -> list[str]:
+    """Reasons for ``label``, most telling first, plus caveats about confidence."""
+    reasons: list[str] = []
+    coherent = (m.orientation_coherence or 0.0) >= 0.6
+    if label in {"bad_tracking", "very_bad_tracking"} and m.elongation is not None:
+        where = "coherent across the field" if coherent else "in mixed directions"
+        kind = "trails or double images" if label == "very_bad_tracking" else "tracking"
+        reasons.append(
+            f"stars elongated {m.elongation:.1f}:1 along PA {m.position_angle_deg or 0:.0f} deg, "
+            f"{where}: {kind}"
+        )
+    elif label == "bad_seeing":
+        limit = f" against the profile's {max_fwhm_arcsec:.1f}\" limit" if max_fwhm_arcsec else ""
+        ratio = f" ({m.fwhm_ratio:.2f}x)" if m.fwhm_ratio is not None else ""
+        reasons.append(f"round but bloated stars: {_fwhm_text(m)}{limit}{ratio}: seeing or focus")
+    elif label == "background_issues":
+        if m.n_stars == 0:
+            reasons.append("no usable stars detected: clouds, dew, a closed cover or daylight")
+        if m.gradient > 0.15:
+            reasons.append(f"sky varies {100 * m.gradient:.0f}% across the frame: gradient")
+        if sky_ratio is not None and sky_ratio > 3:
+            reasons.append(f"sky {sky_ratio:.1f}x the nominal level: moon, twilight or haze")
+        if density_cv > 0.5:
+            reasons.append("star counts uneven across the field: passing clouds")
+        if not reasons:
+            reasons.append("faint, sparse or uneven stars on a troubled sky: clouds or haze")
+    elif label == "good":
+        ecc = f", e={m.eccentricity:.2f}" if m.eccentricity is not None else ""
+        reasons.append(f"round stars ({_fwhm_text(m)}{ecc}), {m.n_stars} measured, even sky")
+    if 0 < m.n_stars < min_stars:
+        reasons.append(f"only {m.n_stars} usable stars (fewer than {min_stars}): low confidence")
+    if m.fwhm_arcsec is None and m.fwhm_px is not None:
+        reasons.append("pixel scale unknown: seeing judged from the star shapes only")
+    return reasons

@@ -1,0 +1,16 @@
+"""Training and evaluation of the grader (needs the ``train`` extra for IntraSOM)."""
+
+from astroiqa_indi.training._dataset import DatasetFeatures, load_features
+from astroiqa_indi.training._evaluate import Scores, evaluate_model, score
+from astroiqa_indi.training._train import TrainingOptions, split_by_rig, train_model
+
+__all__ = [
+    "DatasetFeatures",
+    "Scores",
+    "TrainingOptions",
+    "evaluate_model",
+    "load_features",
+    "score",
+    "split_by_rig",
+    "train_model",
+]

@@ -1,0 +1,135 @@
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from astroiqa_indi.grading import SomCodebook, analyse
+from astroiqa_indi.grading._metrics import sky_structure
+from astroiqa_indi.grading._sources import _window_moments, extract_sources, fwhm_from_radii
+from astroiqa_indi.grading._stamps import cut_stamps
+from astroiqa_indi.errors import ModelError
+
+from ._synthetic import gaussian_field
+
+
+def test_fwhm_from_radii_is_exact_for_a_gaussian() -> None:
+    # Gaussian: r_f = sigma * sqrt(-2 ln(1 - f)); FWHM = 2 sqrt(2 ln 2) sigma = 2 r50.
+    sigma = 1.7
+    r = [sigma * math.sqrt(-2 * math.log(1 - f)) for f in (0.25, 0.5, 0.75)]
+    assert_allclose(fwhm_from_radii(*(np.array([v]) for v in r)), [2 * r[1]], rtol=2e-3)
+
+
+def test_fwhm_from_radii_is_exact_for_a_moffat() -> None:
+    alpha, beta = 2.0, 3.0
+
+    def radius(f: float) -> float:
+        return alpha * math.sqrt((1 - f) ** (1 / (1 - beta)) - 1)
+
+    fwhm = 2 * alpha * math.sqrt(2 ** (1 / beta) - 1)
+    r = [np.array([radius(f)]) for f in (0.25, 0.5, 0.75)]
+    assert_allclose(fwhm_from_radii(*r), [fwhm], rtol=5e-3)
+
+
+def test_window_moments_of_an_elongated_gaussian() -> None:
+    yy, xx = np.mgrid[0:41, 0:41].astype(float)
+    image = np.exp(-0.5 * ((xx - 20) ** 2 / 3.0**2 + (yy - 20) ** 2 / 1.5**2))
+    a, b, theta = _window_moments(image, np.array([20.0]), np.array([20.0]), np.array([4.0]))
+    # The window's shrinkage (s2 w2 / (s2 + w2)) is undone exactly for a Gaussian.
+    assert_allclose([a[0], b[0], theta[0]], [3.0, 1.5, 0.0], atol=0.03)
+
+
+def test_sky_structure_of_a_linear_ramp() -> None:
+    # Sky from 100 to 130 across x: peak-to-peak of the smoothed 8x8 cell map over the median.
+    ramp = np.tile(np.linspace(100, 130, 512, dtype=np.float32), (512, 1))
+    med, gradient, residual = sky_structure(ramp)
+    assert med == pytest.approx(115, rel=0.01)
+    # Cell values step by 30/8; the 3x3 box with replicated edges pulls each end cell
+    # a third of a step inwards: ptp = (7 - 2/3) steps.
+    assert gradient == pytest.approx(30 / 8 * (7 - 2 / 3) / 115, rel=0.03)
+    assert residual < 1e-3
+
+
+def test_flat_sky_has_no_gradient() -> None:
+    med, gradient, residual = sky_structure(np.full((256, 256), 50.0, np.float32))
+    assert (med, gradient, residual) == (50.0, 0.0, 0.0)
+
+
+def test_extract_sources_measures_round_gaussian_stars() -> None:
+    image = gaussian_field(sigma_x=1.6, sigma_y=1.6, seed=1)
+    sources = extract_sources(image, saturation=65535.0)
+    assert sources.n_kept >= 30
+    fwhm = np.median(fwhm_from_radii(sources.r25, sources.r50, sources.r75))
+    assert fwhm == pytest.approx(2.3548 * 1.6, rel=0.08)
+    assert np.median(sources.a / sources.b) < 1.15
+
+
+def test_extract_sources_sees_elongation_and_its_angle() -> None:
+    image = gaussian_field(sigma_x=3.0, sigma_y=1.3, angle_deg=30.0, seed=2)
+    a = analyse(
+        image, saturation=None, pixel_scale_arcsec=1.0, max_fwhm_arcsec=4.0, nominal_sky_adu=None
+    )
+    m = a.measured.metrics
+    assert m.elongation is not None and m.elongation > 1.8
+    assert m.orientation_coherence is not None and m.orientation_coherence > 0.9
+    assert m.position_angle_deg == pytest.approx(30.0, abs=5.0)
+
+
+def test_empty_frame_is_a_result_not_an_error() -> None:
+    rng = np.random.default_rng(3)
+    image = rng.normal(100, 3, (128, 128)).astype(np.float32)
+    a = analyse(
+        image, saturation=65535, pixel_scale_arcsec=1.0, max_fwhm_arcsec=4.0, nominal_sky_adu=100
+    )
+    assert a.measured.metrics.n_stars == 0
+    assert a.stamps.shape == (0, 32, 32)
+    assert a.measured.metrics.fwhm_px is None
+
+
+def test_saturated_stars_are_not_measured() -> None:
+    image = gaussian_field(n_stars=30, seed=4, noise=False)
+    clipped = np.minimum(image, 1500.0)
+    sources = extract_sources(clipped, saturation=1500.0)
+    assert sources.n_saturated > 0
+    peaks = clipped[np.rint(sources.y).astype(int), np.rint(sources.x).astype(int)]
+    assert np.all(peaks < 0.9 * 1500.0)
+
+
+def test_cut_stamps_centres_the_star_and_scales_to_unit_range() -> None:
+    yy, xx = np.mgrid[0:64, 0:64].astype(float)
+    image = np.exp(-0.5 * ((xx - 30.3) ** 2 + (yy - 33.7) ** 2) / 2.0**2).astype(np.float32)
+    stamps = cut_stamps(image, np.array([30.3]), np.array([33.7]), 16.0)
+    assert stamps.shape == (1, 32, 32)
+    assert stamps.min() == 0.0 and stamps.max() == 1.0
+    yy, xx = np.mgrid[0:32, 0:32]
+    total = stamps[0].sum()
+    centroid = ((stamps[0] * yy).sum() / total, (stamps[0] * xx).sum() / total)
+    assert_allclose(centroid, (15.5, 15.5), atol=0.3)
+    assert_allclose(stamps[0], stamps[0].T, atol=0.05)
+
+
+def test_som_best_matching_units_by_hand() -> None:
+    som = SomCodebook(
+        weights=np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32),
+        mean=np.zeros(2, np.float32),
+        std=np.ones(2, np.float32),
+        rows=2,
+        cols=2,
+    )
+    samples = np.array([[0.1, 0.1], [0.9, 0.2], [0.2, 0.8], [2.0, 2.0]])
+    assert som.best_matching_units(samples).tolist() == [0, 1, 2, 3]
+
+
+def test_som_rejects_inconsistent_codebooks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ModelError):
+        SomCodebook(
+            weights=np.zeros((3, 2), np.float32),
+            mean=np.zeros(2, np.float32),
+            std=np.ones(2, np.float32),
+            rows=2,
+            cols=2,
+        )
+    bad = tmp_path / "som.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="cannot read SOM"):
+        SomCodebook.load(bad)
