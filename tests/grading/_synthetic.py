@@ -15,6 +15,7 @@ def gaussian_field(
     sky: float = 200.0,
     seed: int = 0,
     noise: bool = True,
+    random_angles: bool = False,
 ) -> np.ndarray:
     """Elliptical Gaussian stars on a flat sky, Poisson-ish noise, float32."""
     rng = np.random.default_rng(seed)
@@ -24,13 +25,16 @@ def gaussian_field(
     xs = rng.uniform(20, w - 20, n_stars)
     ys = rng.uniform(20, h - 20, n_stars)
     fluxes = 10 ** rng.uniform(3.3, 4.3, n_stars)
-    c, s = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
-    for x0, y0, f in zip(xs, ys, fluxes, strict=True):
+    angles = rng.uniform(0, 180, n_stars) if random_angles else np.full(n_stars, angle_deg)
+    for x0, y0, f, angle in zip(xs, ys, fluxes, angles, strict=True):
+        c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
         dx, dy = xx - x0, yy - y0
         u = c * dx + s * dy
         v = -s * dx + c * dy
-        image += f / (2 * np.pi * sigma_x * sigma_y) * np.exp(
-            -0.5 * (u**2 / sigma_x**2 + v**2 / sigma_y**2)
+        image += (
+            f
+            / (2 * np.pi * sigma_x * sigma_y)
+            * np.exp(-0.5 * (u**2 / sigma_x**2 + v**2 / sigma_y**2))
         )
     if noise:
         image = rng.normal(image, np.sqrt(image))

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from astroiqa_indi.errors import ModelError
 from astroiqa_indi.grading import SomCodebook, analyse
 from astroiqa_indi.grading._metrics import sky_structure
 from astroiqa_indi.grading._sources import _window_moments, extract_sources, fwhm_from_radii
 from astroiqa_indi.grading._stamps import cut_stamps
-from astroiqa_indi.errors import ModelError
 
 from ._synthetic import gaussian_field
 
@@ -70,9 +70,19 @@ def test_extract_sources_sees_elongation_and_its_angle() -> None:
         image, saturation=None, pixel_scale_arcsec=1.0, max_fwhm_arcsec=4.0, nominal_sky_adu=None
     )
     m = a.measured.metrics
-    assert m.elongation is not None and m.elongation > 1.8
-    assert m.orientation_coherence is not None and m.orientation_coherence > 0.9
+    assert m.elongation == pytest.approx(3.0 / 1.3, rel=0.08)
+    assert m.orientation_coherence is not None and m.orientation_coherence > 0.75
     assert m.position_angle_deg == pytest.approx(30.0, abs=5.0)
+
+
+def test_randomly_oriented_elongations_are_not_coherent() -> None:
+    image = gaussian_field(sigma_x=3.0, sigma_y=1.3, random_angles=True, seed=2)
+    a = analyse(
+        image, saturation=None, pixel_scale_arcsec=1.0, max_fwhm_arcsec=4.0, nominal_sky_adu=None
+    )
+    m = a.measured.metrics
+    assert m.elongation == pytest.approx(3.0 / 1.3, rel=0.1)
+    assert m.orientation_coherence is not None and m.orientation_coherence < 0.4
 
 
 def test_empty_frame_is_a_result_not_an_error() -> None:
