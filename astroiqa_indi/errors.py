@@ -73,6 +73,16 @@ class ProfileError(AstroIQAError):
         prefix = f"{where}: {key}: " if key else f"{where}: "
         super().__init__(prefix + message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only fields: rebuild explicitly so errors survive worker processes.
+        return (_rebuild_profile_error, (self.detail, self.file, self.line, self.key))
+
+
+def _rebuild_profile_error(
+    message: str, file: str | None, line: int | None, key: str | None
+) -> ProfileError:
+    return ProfileError(message, file=file, line=line, key=key)
+
 
 class IndiError(AstroIQAError):
     """Base of INDI errors."""

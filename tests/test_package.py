@@ -31,3 +31,11 @@ def test_importing_package_does_not_load_tensorflow() -> None:
     code = "import astroiqa_indi, astroiqa_indi.grading, sys; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_profile_error_survives_pickling() -> None:
+    import pickle
+
+    exc = errors.ProfileError("bad", file="a.yaml", line=3, key="indi.port")
+    back = pickle.loads(pickle.dumps(exc))
+    assert (back.file, back.line, back.key, str(back)) == ("a.yaml", 3, "indi.port", str(exc))
