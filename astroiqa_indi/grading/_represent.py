@@ -32,6 +32,7 @@ __all__ = [
 
 CELL_SIZE = 16
 METRIC_FEATURES: tuple[str, ...] = (
+    "log_density",
     "log_n_sources",
     "log_n_stars",
     "fwhm_ratio",
@@ -114,7 +115,10 @@ def metric_vector(analysis: Analysis) -> np.ndarray:
     if extra.fwhm_minor_px and scale and analysis.max_fwhm_arcsec:
         minor_ratio = extra.fwhm_minor_px * scale / analysis.max_fwhm_arcsec
     noise = m.background_rms if m.background_rms > 0 else 1.0
+    megapixels = analysis.sources.sub.size / 1e6
     values = {
+        # Detections per megapixel: training crops and full frames must look alike.
+        "log_density": math.log10(m.n_sources / megapixels + 1),
         "log_n_sources": math.log10(m.n_sources + 1),
         "log_n_stars": math.log10(m.n_stars + 1),
         # Unknown pixel scale: a neutral value, flagged, rather than a guess.

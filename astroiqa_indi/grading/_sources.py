@@ -151,6 +151,9 @@ def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> Sou
         not measured. ``None`` means unknown (use the brightest pixels as a guide).
     """
     image = np.ascontiguousarray(data, dtype=np.float32)
+    if not image.flags.writeable:
+        # sep's Cython buffers demand writable memory; Frame pixels are read-only.
+        image = image.copy()
     bkg = sep.Background(image, bw=64, bh=64, fw=3, fh=3)
     sub = image - bkg.back(dtype=np.float32)
     rms = float(bkg.globalrms) if bkg.globalrms > 0 else 1.0

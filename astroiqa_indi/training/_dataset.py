@@ -29,7 +29,7 @@ __all__ = ["DatasetFeatures", "load_features"]
 log = logging.getLogger(__name__)
 
 # Bump when feature extraction changes, so stale caches are recomputed.
-FEATURE_VERSION = "3"
+FEATURE_VERSION = "4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ def _cache_key(folder: Path, rows: list[dict[str, str]]) -> str:
     digest.update(",".join(METRIC_FEATURES).encode())
     for row in rows:
         digest.update(row["file"].encode())
-        stat = (folder / "frames" / row["file"]).stat()
+        stat = (folder / row["file"]).stat()
         digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
@@ -147,7 +147,7 @@ def _load_one(folder: Path, *, workers: int) -> DatasetFeatures:
                 max_fwhm=npz["max_fwhm"],
             )
     jobs = [
-        (str(folder / "frames" / r["file"]), str(folder / "profiles" / f"{r['rig']}.yaml"))
+        (str(folder / r["file"]), str(folder / "profiles" / f"{r['rig']}.yaml"))
         for r in rows
     ]
     log.info("analysing %d frames in %s with %d workers", len(jobs), folder, workers)

@@ -1,0 +1,514 @@
+"""The live session agent: INDI BLOBs in, verdicts and actions out.
+
+Data flows one way: the receiver task reads CCD BLOBs into a bounded queue; grader
+tasks decode and grade in an executor (the event loop keeps reading INDI, MQTT and
+PHD2); each verdict goes through the policy, then to the actions, the journal, MQTT
+and the live view. In ``sequence`` mode a third task runs the capture sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import itertools
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from astroiqa_indi.actions import GuideStepEvent, Phd2Client, StarLostEvent, flag_frame
+from astroiqa_indi.agent._journal import Journal
+from astroiqa_indi.agent._policy import Alert, Decision, Observation, PolicyState, step
+from astroiqa_indi.agent._view import LiveView
+from astroiqa_indi.config import Profile
+from astroiqa_indi.errors import AstroIQAError, FrameError, GuiderError, IndiError
+from astroiqa_indi.frames import Frame
+from astroiqa_indi.grading import Grader, Verdict
+from astroiqa_indi.indi import Blob, IndiClient
+from astroiqa_indi.reports import ReportRow, plot_session, write_csv
+
+__all__ = ["Agent", "AgentState", "Notifier", "SessionSummary"]
+
+log = logging.getLogger(__name__)
+
+
+class AgentState(enum.Enum):
+    IDLE = "idle"
+    WATCHING = "watching"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    CLOSED = "closed"
+
+
+class Notifier(Protocol):
+    """What the agent needs from the MQTT layer (``astroiqa_indi.alerts.MqttNotifier``)."""
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> Any: ...
+
+    def publish_verdict(self, verdict: Verdict, *, frame_name: str) -> None: ...
+
+    def publish_state(self, state: str) -> None: ...
+
+    def publish_alert(
+        self, text: str, *, label: str, reason: str, severity: str, fields: dict[str, Any]
+    ) -> None: ...
+
+
+@dataclass(slots=True)
+class SessionSummary:
+    """What happened during a session (also the journal's last line)."""
+
+    frames: int = 0
+    labels: Counter[str] = field(default_factory=Counter)
+    pauses: int = 0
+    resumes: int = 0
+    alerts: int = 0
+    dropped: int = 0
+    frame_errors: int = 0
+    action_errors: int = 0
+    report_csv: Path | None = None
+    report_png: Path | None = None
+    journal: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frames": self.frames,
+            "labels": dict(self.labels),
+            "pauses": self.pauses,
+            "resumes": self.resumes,
+            "alerts": self.alerts,
+            "dropped": self.dropped,
+            "frame_errors": self.frame_errors,
+            "action_errors": self.action_errors,
+            "report_csv": str(self.report_csv) if self.report_csv else None,
+            "report_png": str(self.report_png) if self.report_png else None,
+            "journal": str(self.journal) if self.journal else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    blob: Blob
+    monotonic: float
+    probe: bool
+
+
+class Agent:
+    """Grade every exposure of a live INDI session and act on the verdicts.
+
+    Parameters
+    ----------
+    profile
+        The loaded profile (modes, devices, policy, services).
+    grader
+        A loaded :class:`~astroiqa_indi.grading.Grader`.
+    out_dir
+        Session folder: journal, saved frames, report.
+    max_frames
+        Stop by itself after this many graded frames (demo, tests); ``None``: until
+        :meth:`stop` or Ctrl-C.
+    notifier_factory
+        Builds the MQTT notifier from the profile; ``None`` disables MQTT even when
+        the profile has an ``mqtt`` section.
+    view
+        Live terminal view; ``None`` builds one per ``profile.agent.live_view``.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        grader: Grader,
+        out_dir: Path,
+        max_frames: int | None = None,
+        notifier_factory: Callable[[Profile, Callable[[str], Awaitable[None]]], Notifier]
+        | None = None,
+        view: LiveView | None = None,
+    ) -> None:
+        self.profile = profile
+        self.grader = grader
+        self.out_dir = Path(out_dir)
+        self.max_frames = max_frames
+        self.summary = SessionSummary()
+        self._notifier_factory = notifier_factory
+        self._view = view or LiveView(enabled=profile.agent.live_view)
+        self._state = AgentState.IDLE
+        self._policy = PolicyState()
+        self._queue: asyncio.Queue[_Arrival] = asyncio.Queue(maxsize=profile.agent.queue_size)
+        self._stop = asyncio.Event()
+        self._sequence_resumed = asyncio.Event()
+        self._sequence_resumed.set()
+        self._next_blob: asyncio.Future[None] | None = None
+        self._counter = itertools.count(1)
+        self._rows: list[ReportRow] = []
+        self._last_frame: Path | None = None
+        self._indi: IndiClient | None = None
+        self._guider: Phd2Client | None = None
+        self._notifier: Notifier | None = None
+        self._journal: Journal | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._probe_pending = False
+
+    @property
+    def state(self) -> AgentState:
+        return self._state
+
+    def stop(self) -> None:
+        """Ask the agent to finish the frame in hand, write its report and return."""
+        self._stop.set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> SessionSummary:
+        """Run the session until :meth:`stop`, ``max_frames`` or cancellation."""
+        if self._state is not AgentState.IDLE:
+            raise RuntimeError(f"an Agent runs once (state {self._state.value})")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "frames").mkdir(exist_ok=True)
+        indi_cfg = self.profile.indi
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.profile.agent.workers, thread_name_prefix="astroiqa-grade"
+        )
+        journal_path = self.out_dir / "journal.jsonl"
+        self.summary.journal = journal_path
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                self._journal = stack.enter_context(Journal(journal_path))
+                self._indi = await stack.enter_async_context(
+                    IndiClient(
+                        indi_cfg.host,
+                        indi_cfg.port,
+                        connect_timeout=indi_cfg.connect_timeout_s,
+                        blob_queue_size=self.profile.agent.queue_size,
+                    )
+                )
+                if self.profile.mqtt is not None and self._notifier_factory is not None:
+                    notifier = self._notifier_factory(self.profile, self._on_command)
+                    self._notifier = await stack.enter_async_context(notifier)
+                self._guider = await self._connect_guider(stack)
+                self._set_state(AgentState.WATCHING)
+                self._journal.event(
+                    "start",
+                    mode=indi_cfg.mode,
+                    device=indi_cfg.ccd_device,
+                    model=self.grader.version,
+                )
+                self._view.event(
+                    f"watching {indi_cfg.ccd_device} on {indi_cfg.host}:{indi_cfg.port} "
+                    f"({indi_cfg.mode} mode, model {self.grader.version})"
+                )
+                await self._run_tasks()
+        finally:
+            self._state = AgentState.STOPPING
+            self._finish()
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._state = AgentState.CLOSED
+        return self.summary
+
+    async def _connect_guider(self, stack: contextlib.AsyncExitStack) -> Phd2Client | None:
+        cfg = self.profile.phd2
+        if cfg is None or not cfg.enabled:
+            return None
+        try:
+            return await stack.enter_async_context(Phd2Client(cfg.host, cfg.port))
+        except GuiderError as exc:
+            # The night goes on without guiding control; say so loudly once.
+            log.warning("PHD2 unreachable, guiding will not be paused: %s", exc)
+            self._event("phd2_unreachable", f"PHD2 unreachable ({exc}): guiding control off")
+            return None
+
+    async def _run_tasks(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(self._receive(), name="agent-receive"),
+                *(
+                    tg.create_task(self._grade_loop(), name=f"agent-grade-{i}")
+                    for i in range(self.profile.agent.workers)
+                ),
+            ]
+            if self.profile.indi.mode == "sequence":
+                tasks.append(tg.create_task(self._sequence(), name="agent-sequence"))
+            if self._guider is not None:
+                tasks.append(tg.create_task(self._guider_events(), name="agent-phd2-events"))
+            await self._stop.wait()
+            for task in tasks:
+                task.cancel()
+
+    def _finish(self) -> None:
+        summary = self.summary
+        if self._rows:
+            summary.report_csv = write_csv(self._rows, self.out_dir / "report.csv")
+            try:
+                summary.report_png = plot_session(self._rows, self.out_dir / "report.png")
+            except (OSError, ValueError) as exc:
+                log.error("session plot failed: %s", exc)
+        if self._journal is not None and self._journal._fh is not None:
+            self._journal.summary(**summary.to_dict())
+        if self._notifier is not None:
+            self._notifier.publish_state("stopped")
+        self._view.event(
+            f"session over: {summary.frames} frames "
+            + ", ".join(f"{k} {v}" for k, v in sorted(summary.labels.items()))
+            + (f"; report {summary.report_csv}" if summary.report_csv else "")
+        )
+
+    def _set_state(self, state: AgentState) -> None:
+        if state is not self._state:
+            self._state = state
+            if self._notifier is not None:
+                self._notifier.publish_state(state.value)
+
+    def _event(self, name: str, text: str, **fields: Any) -> None:
+        if self._journal is not None:
+            self._journal.event(name, text=text, **fields)
+        self._view.event(text)
+
+    # ------------------------------------------------------------------ frames in
+
+    async def _receive(self) -> None:
+        assert self._indi is not None
+        cfg = self.profile.indi
+        async for blob in self._indi.blobs(device=cfg.ccd_device, property=cfg.blob_property):
+            arrival = _Arrival(blob, time.monotonic(), self._probe_pending)
+            if self._queue.full():
+                # Grading fell behind: keep the newest frame, never block the socket.
+                self._queue.get_nowait()
+                self.summary.dropped += 1
+                self._raise_alert(
+                    Alert(
+                        "dropped",
+                        f"grading fell behind: {self.summary.dropped} frames skipped",
+                        "warning",
+                    )
+                )
+            self._queue.put_nowait(arrival)
+            if self._next_blob is not None and not self._next_blob.done():
+                self._next_blob.set_result(None)
+
+    async def _grade_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            arrival = await self._queue.get()
+            index = next(self._counter)
+            try:
+                path, frame = await loop.run_in_executor(
+                    self._executor, self._save_and_decode, arrival.blob, index
+                )
+            except FrameError as exc:
+                self.summary.frame_errors += 1
+                self._event("frame_error", f"frame {index} unreadable: {exc}", index=index)
+                continue
+            verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
+            await self._handle(index, path, verdict, arrival)
+            if self.max_frames is not None and self.summary.frames >= self.max_frames:
+                self._stop.set()
+
+    def _save_and_decode(self, blob: Blob, index: int) -> tuple[Path, Frame]:
+        stamp = blob.received_at.strftime("%Y%m%dT%H%M%S")
+        path = self.out_dir / "frames" / f"{index:05d}_{stamp}{blob.format}"
+        tmp = path.with_name("." + path.name + ".tmp")
+        tmp.write_bytes(blob.data)
+        tmp.replace(path)
+        optics = self.profile.optics
+        frame = Frame.from_bytes(
+            blob.data,
+            blob.format,
+            source=str(path),
+            pixel_scale_arcsec=optics.pixel_scale(),
+            bayer=optics.bayer,
+        )
+        return path, frame
+
+    # ------------------------------------------------------------------ verdicts out
+
+    async def _handle(self, index: int, path: Path, verdict: Verdict, arrival: _Arrival) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_frame = path
+        self._policy, decision = step(
+            self._policy, Observation(verdict.label, arrival.monotonic), self.profile.policy
+        )
+        actions = await self._act(decision)
+        try:
+            result = await loop.run_in_executor(
+                self._executor,
+                lambda: flag_frame(
+                    path,
+                    verdict,
+                    self.profile.frames,
+                    rejected=not verdict.is_good,
+                    model_version=verdict.model_version,
+                ),
+            )
+            if result.action not in {"none", "kept"}:
+                actions.append(f"flag:{result.action}")
+        except FrameError as exc:
+            self.summary.action_errors += 1
+            self._event("flag_error", f"could not flag {path.name}: {exc}")
+        if self._notifier is not None:
+            self._notifier.publish_verdict(verdict, frame_name=path.name)
+        self.summary.frames += 1
+        self.summary.labels[verdict.label] += 1
+        timings = dict(verdict.timings)
+        timings["landed_to_verdict"] = time.monotonic() - arrival.monotonic
+        assert self._journal is not None
+        rms = self._guider.rms() if self._guider is not None else None
+        self._journal.frame(
+            index=index,
+            frame=path.name,
+            verdict=verdict,
+            actions=actions,
+            timings=timings,
+            truth={"probe": True} if arrival.probe else None,
+        )
+        if rms is not None:
+            self._journal.event(
+                "guide_rms", total_px=rms.total_px, pixel_scale=rms.pixel_scale, steps=rms.n_steps
+            )
+        now = datetime.now(UTC)
+        self._rows.append(ReportRow(now, path.name, verdict, tuple(actions)))
+        self._view.frame(index, now.strftime("%H:%M:%S"), verdict, actions)
+
+    async def _act(self, decision: Decision) -> list[str]:
+        done: list[str] = []
+        for alert in decision.alerts:
+            self._raise_alert(alert, reason=decision.reason)
+            done.append("alert")
+        if decision.pause:
+            self.summary.pauses += 1
+            self._set_state(AgentState.PAUSED)
+            self._event("pause", f"pausing: {decision.reason}", actions=list(decision.actions))
+            for action in decision.actions:
+                if await self._do(action, pause=True):
+                    done.append(action)
+        elif decision.resume:
+            self.summary.resumes += 1
+            self._set_state(AgentState.WATCHING)
+            self._event("resume", f"resuming: {decision.reason}", actions=list(decision.actions))
+            for action in decision.actions:
+                if await self._do(action, pause=False):
+                    done.append(f"resume:{action}")
+        return sorted(set(done), key=done.index)
+
+    async def _do(self, action: str, *, pause: bool) -> bool:
+        """Carry out one pause (or resume) action; failures are counted, not fatal."""
+        try:
+            if action == "pause_guiding" and self._guider is not None:
+                await (self._guider.pause() if pause else self._guider.resume())
+                return True
+            if action == "pause_sequence" and self.profile.indi.mode == "sequence":
+                if pause:
+                    self._sequence_resumed.clear()
+                else:
+                    self._sequence_resumed.set()
+                return True
+            if action == "abort_exposure" and pause and self._indi is not None:
+                await self._indi.set_switch(
+                    self.profile.indi.ccd_device, "CCD_ABORT_EXPOSURE", {"ABORT": True}
+                )
+                return True
+        except (GuiderError, IndiError) as exc:
+            self.summary.action_errors += 1
+            self._event("action_error", f"{action} failed: {exc}")
+        return False
+
+    def _raise_alert(self, alert: Alert, *, reason: str = "") -> None:
+        self.summary.alerts += 1
+        if self._journal is not None:
+            self._journal.event(
+                "alert", text=alert.text, label=alert.label, severity=alert.severity
+            )
+        self._view.event(f"ALERT [{alert.severity}] {alert.text}", style="bold red")
+        if self._notifier is not None:
+            self._notifier.publish_alert(
+                alert.text,
+                label=alert.label,
+                reason=reason or alert.text,
+                severity=alert.severity,
+                fields={"frames": self.summary.frames},
+            )
+
+    # ------------------------------------------------------------------ commands
+
+    async def _on_command(self, command: str) -> None:
+        """MQTT commands: ``pause``, ``resume``, ``regrade-last``."""
+        self._event("command", f"command received: {command}")
+        if command == "pause":
+            self.summary.pauses += 1
+            self._set_state(AgentState.PAUSED)
+            for action in self.profile.policy.actions:
+                await self._do(action, pause=True)
+        elif command == "resume":
+            self.summary.resumes += 1
+            self._set_state(AgentState.WATCHING)
+            for action in self.profile.policy.actions:
+                await self._do(action, pause=False)
+        elif command == "regrade-last" and self._last_frame is not None:
+            path = self._last_frame
+            loop = asyncio.get_running_loop()
+            try:
+                frame = await loop.run_in_executor(
+                    self._executor,
+                    lambda: Frame.from_path(
+                        path,
+                        pixel_scale_arcsec=self.profile.optics.pixel_scale(),
+                        bayer=self.profile.optics.bayer,
+                    ),
+                )
+            except FrameError as exc:
+                self._event("frame_error", f"cannot regrade {path.name}: {exc}")
+                return
+            verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
+            if self._notifier is not None:
+                self._notifier.publish_verdict(verdict, frame_name=path.name)
+            self._event("regrade", f"regraded {path.name}: {verdict.label}", label=verdict.label)
+
+    # ------------------------------------------------------------------ sequence, guider
+
+    async def _sequence(self) -> None:
+        """Expose ``count`` frames (0: until stopped). While paused, keep taking probe
+        exposures, so the policy sees the sky recover and can resume."""
+        assert self._indi is not None
+        cfg = self.profile.sequence
+        device = self.profile.indi.ccd_device
+        taken = 0
+        loop = asyncio.get_running_loop()
+        while cfg.count == 0 or taken < cfg.count:
+            self._probe_pending = not self._sequence_resumed.is_set()
+            self._next_blob = loop.create_future()
+            try:
+                await self._indi.set_number(
+                    device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": cfg.exposure_s}, timeout=30.0
+                )
+                await asyncio.wait_for(self._next_blob, timeout=cfg.exposure_s + 120.0)
+            except (TimeoutError, IndiError) as exc:
+                self._event("exposure_error", f"exposure failed: {exc}")
+                await asyncio.sleep(min(5.0, cfg.exposure_s))
+                continue
+            if not self._probe_pending:
+                taken += 1
+            if cfg.interval_s:
+                await asyncio.sleep(cfg.interval_s)
+        self._event("sequence_done", f"sequence done: {taken} frames")
+
+    async def _guider_events(self) -> None:
+        assert self._guider is not None
+        try:
+            async for event in self._guider.events():
+                if isinstance(event, StarLostEvent):
+                    self._event("phd2_star_lost", "PHD2 lost the guide star")
+                elif isinstance(event, GuideStepEvent):
+                    continue
+                else:
+                    name = type(event).__name__.removesuffix("Event")
+                    if self._journal is not None:
+                        self._journal.event("phd2", phd2_event=name)
+        except AstroIQAError as exc:
+            self._event("phd2_lost", f"PHD2 connection lost: {exc}")
