@@ -14,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,train]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,train,xisf]'
 	@touch $(STAMP)
 
 # indiserver and mosquitto come from Debian; installing them does not start them

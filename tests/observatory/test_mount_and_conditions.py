@@ -1,0 +1,111 @@
+"""The mount, SIM_CONDITIONS and SIM_SCENARIO, through the native client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from astroiqa_indi.errors import IndiError
+from astroiqa_indi.indi import IndiClient, PropertyState
+from simulators.observatory import sidereal_trail_px
+from tests.observatory.conftest import CCD, MOUNT, Served
+
+pytestmark = pytest.mark.network
+
+
+async def _frame_label(indi: IndiClient, served: Served, seconds: float = 10.0) -> str:
+    """Expose, wait for the frame, return its truth label from the log."""
+    blobs = indi.blobs(device=CCD)
+    await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": seconds})
+    async with asyncio.timeout(20):
+        await anext(blobs)
+    await indi.wait_for(CCD, "CCD_EXPOSURE", state=PropertyState.OK)
+    last = served.truth_log.read_text().splitlines()[-1]
+    return str(json.loads(last)["label"])
+
+
+async def test_goto_tracking_and_guide_pulses(served: Served) -> None:
+    async with IndiClient(port=served.port, fail_fast=True) as indi:
+        await indi.set_switch(MOUNT, "CONNECTION", {"CONNECT": True}, wait=True)
+        await indi.set_switch(MOUNT, "ON_COORD_SET", {"TRACK": True}, wait=True)
+        coords = await indi.set_number(
+            MOUNT, "EQUATORIAL_EOD_COORD", {"RA": 6.5, "DEC": 30.0}, wait=True
+        )
+        assert coords is not None and coords.state is PropertyState.OK
+        assert coords.value("RA") == pytest.approx(6.5) and coords.value("DEC") == 30.0
+        track = await indi.wait_for(MOUNT, "TELESCOPE_TRACK_STATE")
+        assert track.on_switches == ("TRACK_ON",)
+
+        pulse = await indi.set_number(
+            MOUNT, "TELESCOPE_TIMED_GUIDE_NS", {"TIMED_GUIDE_N": 500}, wait=True
+        )
+        assert pulse is not None and pulse.state is PropertyState.OK
+        assert pulse.value("TIMED_GUIDE_N") == 0
+        assert served.observatory.mount.status().guide_pulses == 1
+        with pytest.raises(IndiError, match="one direction at a time"):
+            await indi.set_number(
+                MOUNT,
+                "TELESCOPE_TIMED_GUIDE_WE",
+                {"TIMED_GUIDE_W": 100, "TIMED_GUIDE_E": 100},
+                wait=True,
+            )
+
+        await indi.set_switch(MOUNT, "ON_COORD_SET", {"SYNC": True}, wait=True)
+        synced = await indi.set_number(
+            MOUNT, "EQUATORIAL_EOD_COORD", {"RA": 1.0, "DEC": -10.0}, wait=True
+        )
+        assert synced is not None and synced.value("RA") == 1.0
+
+
+async def test_an_untracked_mount_trails_the_stars(served: Served) -> None:
+    async with IndiClient(port=served.port, fail_fast=True) as indi:
+        await indi.set_switch(CCD, "CONNECTION", {"CONNECT": True}, wait=True)
+        await indi.set_switch(MOUNT, "CONNECTION", {"CONNECT": True}, wait=True)
+        assert await _frame_label(indi, served) == "good"
+        await indi.set_switch(MOUNT, "TELESCOPE_TRACK_STATE", {"TRACK_OFF": True}, wait=True)
+        assert await _frame_label(indi, served) == "very_bad_tracking"
+        # Like libindi, the tracking switch stays Busy while the mount tracks.
+        await indi.set_switch(MOUNT, "TELESCOPE_TRACK_STATE", {"TRACK_ON": True})
+        await indi.wait_for(MOUNT, "TELESCOPE_TRACK_STATE", state=PropertyState.BUSY)
+        assert await _frame_label(indi, served) == "good"
+    entries = [json.loads(line) for line in served.truth_log.read_text().splitlines()]
+    expected = sidereal_trail_px(10.0, 45.0, 1.6157)
+    assert entries[1]["truth"]["drift_px"] == pytest.approx(expected, rel=0.01)
+
+
+async def test_sim_conditions_override_the_sky_live(served: Served) -> None:
+    async with IndiClient(port=served.port, fail_fast=True) as indi:
+        await indi.set_switch(CCD, "CONNECTION", {"CONNECT": True}, wait=True)
+        conditions = await indi.wait_for(CCD, "SIM_CONDITIONS")
+        assert conditions.state is PropertyState.IDLE
+        assert 0.9 < float(conditions.value("TRANSPARENCY")) <= 1.0
+
+        updated = await indi.set_number(CCD, "SIM_CONDITIONS", {"TRANSPARENCY": 0.2}, wait=True)
+        assert updated is not None and updated.state is PropertyState.OK  # Ok: overridden
+        assert updated.value("TRANSPARENCY") == pytest.approx(0.2)
+        assert await _frame_label(indi, served) == "background_issues"
+
+        await indi.set_number(
+            CCD, "SIM_CONDITIONS", {"TRANSPARENCY": 1.0, "SEEING_ARCSEC": 12.0}, wait=True
+        )
+        assert await _frame_label(indi, served) == "bad_seeing"
+        with pytest.raises(IndiError, match="outside"):
+            await indi.set_number(CCD, "SIM_CONDITIONS", {"SKY_RATIO": 0}, wait=True)
+
+
+async def test_pausing_and_seeking_the_scenario_clock(served: Served) -> None:
+    player = served.observatory.player
+    async with IndiClient(port=served.port, fail_fast=True) as indi:
+        await indi.set_switch(CCD, "CONNECTION", {"CONNECT": True}, wait=True)
+        await indi.set_switch(CCD, "SIM_SCENARIO", {"PAUSE": True}, wait=True)
+        assert not player.playing
+        frozen = player.elapsed_s()
+        await indi.ping()
+        assert player.elapsed_s() == frozen
+        moved = await indi.set_number(CCD, "SIM_TIME", {"ELAPSED_S": 1234}, wait=True)
+        assert moved is not None and moved.value("ELAPSED_S") == 1234
+        assert player.elapsed_s() == pytest.approx(1234)
+        await indi.set_switch(CCD, "SIM_SCENARIO", {"PLAY": True}, wait=True)
+        assert player.playing
