@@ -500,12 +500,18 @@ class Agent:
 
     async def _guider_events(self) -> None:
         assert self._guider is not None
+        star_lost = False
         try:
             async for event in self._guider.events():
+                # PHD2 repeats StarLost every guide frame: report a loss once, and its end.
                 if isinstance(event, StarLostEvent):
-                    self._event("phd2_star_lost", "PHD2 lost the guide star")
+                    if not star_lost:
+                        self._event("phd2_star_lost", "PHD2 lost the guide star")
+                    star_lost = True
                 elif isinstance(event, GuideStepEvent):
-                    continue
+                    if star_lost:
+                        self._event("phd2_star_found", "PHD2 is guiding on a star again")
+                    star_lost = False
                 else:
                     name = type(event).__name__.removesuffix("Event")
                     if self._journal is not None:

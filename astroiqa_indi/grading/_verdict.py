@@ -69,6 +69,11 @@ class FrameMetrics:
     fwhm_ratio: float | None = None
 
     def __post_init__(self) -> None:
+        # Plain Python scalars only: numpy scalars do not survive json.dumps.
+        for name in ("n_sources", "n_stars"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("saturated_fraction", "background", "background_rms", "gradient"):
+            object.__setattr__(self, name, float(getattr(self, name)))
         if self.n_sources < 0 or self.n_stars < 0 or self.n_stars > max(self.n_sources, 0):
             raise ValueError(f"n_stars={self.n_stars} must be within 0..n_sources={self.n_sources}")
         for name in (
@@ -134,7 +139,10 @@ class Verdict:
         if not math.isclose(total, 1.0, abs_tol=1e-3):
             raise ValueError(f"probabilities must sum to 1, got {total:.4f}")
         object.__setattr__(self, "probabilities", MappingProxyType(probs))
-        object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+        object.__setattr__(self, "confident", bool(self.confident))
+        object.__setattr__(
+            self, "timings", MappingProxyType({k: float(v) for k, v in self.timings.items()})
+        )
         object.__setattr__(self, "reasons", tuple(self.reasons))
 
     @property

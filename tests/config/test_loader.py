@@ -211,11 +211,12 @@ def test_default_profile_is_the_simulator() -> None:
     assert (profile.indi.host, profile.indi.port, profile.indi.mode) == (
         "127.0.0.1",
         7624,
-        "passive",
+        "sequence",
     )
-    assert profile.indi.ccd_device == "CCD Simulator"
-    assert profile.optics.pixel_scale() == pytest.approx(1.5, rel=0.01)
-    assert profile.quality.max_fwhm_arcsec == 4.0
+    assert profile.indi.ccd_device == "AstroIQA CCD"
+    # The simulated observatory's Seestar-like rig: 206.265 * 2.9 um / 250 mm.
+    assert profile.optics.pixel_scale() == pytest.approx(2.3927, rel=1e-3)
+    assert profile.quality.max_fwhm_arcsec == 13.0
     assert profile.phd2 is not None
     assert (profile.phd2.host, profile.phd2.port) == ("127.0.0.1", 4400)
     assert profile.mqtt is None
