@@ -21,11 +21,14 @@ class QualitySettings:
     Attributes
     ----------
     max_fwhm_arcsec
-        Largest acceptable median star FWHM, arcsec; 0.3..20.
+        Largest acceptable median star FWHM, arcsec; 0.3..60 (wide-field lenses reach 20+).
     nominal_sky_adu
         Expected sky background, ADU (>= 0), or ``None`` when unknown.
     min_stars
         Fewer measured stars than this marks a verdict as not confident; >= 1.
+    bias_adu
+        The camera's bias (offset) level, ADU (>= 0), or ``None`` when unknown. Sky
+        level and gradient are judged above it; the median of a bias frame gives it.
     """
 
     _SECTION: ClassVar[str] = "quality"
@@ -34,12 +37,14 @@ class QualitySettings:
     max_fwhm_arcsec: float = 4.0
     nominal_sky_adu: float | None = None
     min_stars: int = 8
+    bias_adu: float | None = None
 
     def __post_init__(self) -> None:
         validate_fields(self)
-        check_range(self, "max_fwhm_arcsec", ge=0.3, le=20)
+        check_range(self, "max_fwhm_arcsec", ge=0.3, le=60)
         check_range(self, "nominal_sky_adu", ge=0)
         check_range(self, "min_stars", ge=1)
+        check_range(self, "bias_adu", ge=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -45,6 +45,7 @@ class GradingContext:
     pixel_scale_arcsec: float | None = None
     max_fwhm_arcsec: float | None = None
     nominal_sky_adu: float | None = None
+    bias_adu: float | None = None
     min_stars: int = 8
 
     @classmethod
@@ -61,6 +62,7 @@ class GradingContext:
             pixel_scale_arcsec=scale,
             max_fwhm_arcsec=profile.quality.max_fwhm_arcsec,
             nominal_sky_adu=profile.quality.nominal_sky_adu,
+            bias_adu=profile.quality.bias_adu,
             min_stars=profile.quality.min_stars,
         )
 
@@ -150,6 +152,7 @@ class Grader:
             pixel_scale_arcsec=context.pixel_scale_arcsec,
             max_fwhm_arcsec=context.max_fwhm_arcsec,
             nominal_sky_adu=context.nominal_sky_adu,
+            bias_adu=context.bias_adu,
         )
         metrics = analysis.measured.metrics
         timings = dict(analysis.timings)

@@ -24,33 +24,43 @@ class MeasuredFrame:
     sky_residual: float
     fwhm_minor_px: float | None
     sky_ratio: float | None
+    gradient_raw: float
+    has_bias: bool
 
 
-def sky_structure(data: np.ndarray) -> tuple[float, float, float]:
+def sky_structure(data: np.ndarray, *, bias: float = 0.0) -> tuple[float, float, float]:
     """Large-scale sky statistics from a coarse grid of cell medians.
+
+    Parameters
+    ----------
+    bias
+        Camera bias (ADU) subtracted before taking ratios: the product's G is a
+        fraction of the sky, not of sky plus the camera's offset.
 
     Returns
     -------
     median, gradient, residual
-        Median sky (ADU); peak-to-peak of the smoothed cell map over the median
-        (the product's G); rms of the map after removing a plane, over the median
-        (patchy clouds leave structure a plane cannot explain).
+        Median sky above ``bias`` (ADU); peak-to-peak of the smoothed cell map over
+        that median (the product's G); rms of the map after removing a plane, over
+        the median (patchy clouds leave structure a plane cannot explain).
     """
     h, w = data.shape
     step = max(1, int(min(h, w) // 512))
     view = data[::step, ::step]
     ch, cw = view.shape[0] // _GRID, view.shape[1] // _GRID
     if ch < 2 or cw < 2:
-        med = float(np.median(view))
-        return med, 0.0, 0.0
+        return float(np.median(view)) - bias, 0.0, 0.0
     cells = view[: ch * _GRID, : cw * _GRID].reshape(_GRID, ch, _GRID, cw)
     # The 30th percentile rejects stars and nebulosity better than the median.
     grid = np.percentile(cells.transpose(0, 2, 1, 3).reshape(_GRID, _GRID, -1), 30, axis=2)
     # 3x3 box smoothing, edges replicated: noise in single cells is not a gradient.
     padded = np.pad(grid, 1, mode="edge")
     smooth = sum(padded[i : i + _GRID, j : j + _GRID] for i in range(3) for j in range(3)) / 9.0
+    grid = grid - bias
+    smooth = smooth - bias
     med = float(np.median(grid))
-    scale = abs(med) if abs(med) > 1e-6 else 1.0
+    # A sky at or below the bias (a bad bias value, a dark frame) has no meaningful ratio.
+    scale = max(abs(med), 1.0)
     gradient = float(np.ptp(smooth)) / scale
     yy, xx = np.mgrid[0:_GRID, 0:_GRID]
     design = np.column_stack([np.ones(_GRID * _GRID), xx.ravel(), yy.ravel()])
@@ -86,9 +96,14 @@ def measure(
     pixel_scale_arcsec: float | None,
     max_fwhm_arcsec: float | None,
     nominal_sky_adu: float | None,
+    bias_adu: float | None = None,
 ) -> MeasuredFrame:
     """Interpretable metrics of one frame from its sources and sky."""
-    sky, gradient, residual = sky_structure(data)
+    raw_sky, gradient_raw, _ = sky_structure(data)
+    if bias_adu is not None:
+        sky, gradient, residual = sky_structure(data, bias=bias_adu)
+    else:
+        sky, gradient, residual = sky_structure(data)
     n_kept = sources.n_kept
     fwhm_px = ecc = ecc_iqr = elong = coh = pa = fwhm_minor = None
     if n_kept:
@@ -123,7 +138,7 @@ def measure(
         orientation_coherence=coh,
         position_angle_deg=pa,
         saturated_fraction=sources.n_saturated / n_det if sources.n_detected else 0.0,
-        background=sky,
+        background=raw_sky,
         background_rms=sources.background_rms,
         gradient=gradient,
         fwhm_ratio=fwhm_ratio,
@@ -135,4 +150,6 @@ def measure(
         sky_residual=residual,
         fwhm_minor_px=fwhm_minor,
         sky_ratio=sky_ratio,
+        gradient_raw=gradient_raw,
+        has_bias=bias_adu is not None,
     )

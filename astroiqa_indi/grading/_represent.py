@@ -45,6 +45,8 @@ METRIC_FEATURES: tuple[str, ...] = (
     "orientation_coherence",
     "saturated_fraction",
     "gradient",
+    "gradient_raw",
+    "has_bias",
     "sky_residual",
     "log_sky_ratio",
     "has_nominal",
@@ -73,6 +75,7 @@ def analyse(
     pixel_scale_arcsec: float | None,
     max_fwhm_arcsec: float | None,
     nominal_sky_adu: float | None,
+    bias_adu: float | None = None,
 ) -> Analysis:
     """Extract sources, measure metrics and cut the star stamps of one frame."""
     t0 = time.perf_counter()
@@ -84,6 +87,7 @@ def analyse(
         pixel_scale_arcsec=pixel_scale_arcsec,
         max_fwhm_arcsec=max_fwhm_arcsec,
         nominal_sky_adu=nominal_sky_adu,
+        bias_adu=bias_adu,
     )
     t2 = time.perf_counter()
     if sources.n_kept:
@@ -132,6 +136,8 @@ def metric_vector(analysis: Analysis) -> np.ndarray:
         "orientation_coherence": m.orientation_coherence or 0.0,
         "saturated_fraction": m.saturated_fraction,
         "gradient": min(m.gradient, 3.0),
+        "gradient_raw": min(extra.gradient_raw, 3.0),
+        "has_bias": 1.0 if extra.has_bias else 0.0,
         "sky_residual": min(extra.sky_residual, 3.0),
         "log_sky_ratio": _log(extra.sky_ratio),
         "has_nominal": 1.0 if extra.sky_ratio is not None else 0.0,

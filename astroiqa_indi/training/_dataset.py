@@ -29,7 +29,7 @@ __all__ = ["DatasetFeatures", "load_features"]
 log = logging.getLogger(__name__)
 
 # Bump when feature extraction changes, so stale caches are recomputed.
-FEATURE_VERSION = "4"
+FEATURE_VERSION = "5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,7 @@ def _analyse_one(args: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, float, 
         pixel_scale_arcsec=context.pixel_scale_arcsec,
         max_fwhm_arcsec=context.max_fwhm_arcsec,
         nominal_sky_adu=context.nominal_sky_adu,
+        bias_adu=context.bias_adu,
     )
     from astroiqa_indi.grading._represent import metric_vector
 
@@ -146,10 +147,7 @@ def _load_one(folder: Path, *, workers: int) -> DatasetFeatures:
                 pixel_scale=npz["pixel_scale"],
                 max_fwhm=npz["max_fwhm"],
             )
-    jobs = [
-        (str(folder / r["file"]), str(folder / "profiles" / f"{r['rig']}.yaml"))
-        for r in rows
-    ]
+    jobs = [(str(folder / r["file"]), str(folder / "profiles" / f"{r['rig']}.yaml")) for r in rows]
     log.info("analysing %d frames in %s with %d workers", len(jobs), folder, workers)
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -78,12 +78,15 @@ def split_by_rig(
 
 
 def _drop_nominal(table: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Hide the nominal sky level from part of the frames: users often don't set it."""
+    """Hide the nominal sky and bias levels from part of the frames, as a profile
+    without them would: users often know neither."""
     out = table.copy()
     offset = table.shape[1] - len(METRIC_FEATURES)
     hide = rng.random(table.shape[0]) < fraction
     out[hide, offset + _IDX["has_nominal"]] = 0.0
     out[hide, offset + _IDX["log_sky_ratio"]] = 0.0
+    out[hide, offset + _IDX["has_bias"]] = 0.0
+    out[hide, offset + _IDX["gradient"]] = out[hide, offset + _IDX["gradient_raw"]]
     return out
 
 

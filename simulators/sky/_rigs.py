@@ -506,4 +506,5 @@ def profile_yaml(rig: Rig) -> str:
         "quality:\n"
         f"  max_fwhm_arcsec: {float(rig.max_fwhm_arcsec)!r}\n"
         f"  nominal_sky_adu: {float(rig.nominal_sky_adu)!r}\n"
+        f"  bias_adu: {float(rig.bias_adu)!r}\n"
     )
