@@ -182,6 +182,8 @@ class Agent:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 self._journal = stack.enter_context(Journal(journal_path))
+                # Runs after INDI, MQTT and PHD2 are closed, but before the journal is.
+                stack.callback(self._finish)
                 self._indi = await stack.enter_async_context(
                     IndiClient(
                         indi_cfg.host,
@@ -193,6 +195,8 @@ class Agent:
                 if self.profile.mqtt is not None and self._notifier_factory is not None:
                     notifier = self._notifier_factory(self.profile, self._on_command)
                     self._notifier = await stack.enter_async_context(notifier)
+                    # Unwinds before the notifier closes, so "stopped" still goes out.
+                    stack.callback(self._announce_stop)
                 self._guider = await self._connect_guider(stack)
                 self._set_state(AgentState.WATCHING)
                 self._journal.event(
@@ -207,8 +211,6 @@ class Agent:
                 )
                 await self._run_tasks()
         finally:
-            self._state = AgentState.STOPPING
-            self._finish()
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._state = AgentState.CLOSED
         return self.summary
@@ -243,6 +245,7 @@ class Agent:
                 task.cancel()
 
     def _finish(self) -> None:
+        self._state = AgentState.STOPPING
         summary = self.summary
         if self._rows:
             summary.report_csv = write_csv(self._rows, self.out_dir / "report.csv")
@@ -250,15 +253,18 @@ class Agent:
                 summary.report_png = plot_session(self._rows, self.out_dir / "report.png")
             except (OSError, ValueError) as exc:
                 log.error("session plot failed: %s", exc)
-        if self._journal is not None and self._journal._fh is not None:
+        if self._journal is not None:
             self._journal.summary(**summary.to_dict())
-        if self._notifier is not None:
-            self._notifier.publish_state("stopped")
         self._view.event(
             f"session over: {summary.frames} frames "
             + ", ".join(f"{k} {v}" for k, v in sorted(summary.labels.items()))
             + (f"; report {summary.report_csv}" if summary.report_csv else "")
         )
+
+    def _announce_stop(self) -> None:
+        if self._notifier is not None:
+            self._notifier.publish_state("stopped")
+            self._notifier = None
 
     def _set_state(self, state: AgentState) -> None:
         if state is not self._state:

@@ -38,7 +38,7 @@ class MqttSettings:
         *Name* of the environment variable holding the password. The password itself
         never appears in a profile; :meth:`password` reads it when connecting.
     base_topic
-        Prefix of every topic we publish, e.g. ``astroiqa/<profile name>/verdict``.
+        Prefix of every topic we publish, e.g. ``astroiqa/<profile name>/frame``.
     client_id
         MQTT client id, or ``None`` to let the client pick one.
     home_assistant
