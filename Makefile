@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,train,xisf]'
+	# Optional INDI backend: only this wheel works with Debian's libindi 1.9.9, and only
+	# without its declared dependencies (dbus-python does not build). See docs/indi.md.
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps pyindi-client==2.3.0
 	@touch $(STAMP)
 
 # indiserver and mosquitto come from Debian; installing them does not start them

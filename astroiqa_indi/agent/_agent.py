@@ -30,7 +30,7 @@ from astroiqa_indi.config import Profile
 from astroiqa_indi.errors import AstroIQAError, FrameError, GuiderError, IndiError
 from astroiqa_indi.frames import Frame
 from astroiqa_indi.grading import Grader, Verdict
-from astroiqa_indi.indi import Blob, IndiClient
+from astroiqa_indi.indi import Blob, ClientCore, open_client
 from astroiqa_indi.reports import ReportRow, plot_session, write_csv
 
 __all__ = ["Agent", "AgentState", "Notifier", "SessionSummary"]
@@ -150,7 +150,7 @@ class Agent:
         self._counter = itertools.count(1)
         self._rows: list[ReportRow] = []
         self._last_frame: Path | None = None
-        self._indi: IndiClient | None = None
+        self._indi: ClientCore | None = None
         self._guider: Phd2Client | None = None
         self._notifier: Notifier | None = None
         self._journal: Journal | None = None
@@ -185,9 +185,8 @@ class Agent:
                 # Runs after INDI, MQTT and PHD2 are closed, but before the journal is.
                 stack.callback(self._finish)
                 self._indi = await stack.enter_async_context(
-                    IndiClient(
-                        indi_cfg.host,
-                        indi_cfg.port,
+                    open_client(
+                        indi_cfg,
                         connect_timeout=indi_cfg.connect_timeout_s,
                         blob_queue_size=self.profile.agent.queue_size,
                     )
