@@ -1,0 +1,84 @@
+"""Training and evaluation end to end on a tiny simulated dataset (plumbing, not accuracy)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from astroiqa_indi.errors import ModelError
+from astroiqa_indi.grading import Grader, GradingContext
+from astroiqa_indi.labels import LABELS
+from astroiqa_indi.training import (
+    TrainingOptions,
+    evaluate_model,
+    load_features,
+    split_by_rig,
+    train_model,
+)
+
+# find_spec, not importorskip: importing IntraSOM outside the fence disables logging.
+if importlib.util.find_spec("intrasom") is None:
+    pytest.skip("IntraSOM (the train extra) is not installed", allow_module_level=True)
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from simulators.sky import write_dataset
+
+    return Path(
+        write_dataset(tmp_path_factory.mktemp("tiny"), per_class=4, seed=3, size=(256, 256))
+    )
+
+
+def test_features_are_cached_and_split_by_rig(tiny_dataset: Path) -> None:
+    first = load_features([tiny_dataset])
+    assert len(first) == 4 * len(LABELS)
+    assert list(tiny_dataset.glob("features-*.npz")), "no feature cache written"
+    again = load_features([tiny_dataset])
+    np.testing.assert_array_equal(first.metrics, again.metrics)
+    train, val = split_by_rig(first, fraction=0.3, seed=0)
+    assert train.any() and val.any()
+    assert not set(first.rigs[train]) & set(first.rigs[val]), "a rig sits on both sides"
+
+
+def test_train_then_grade_and_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
+    options = TrainingOptions(
+        epochs=3,
+        som_rows=3,
+        som_cols=3,
+        som_rough_epochs=2,
+        som_finetune_epochs=2,
+        som_samples=500,
+        validation_fraction=0.3,
+    )
+    meta = train_model([tiny_dataset], tmp_path / "model", options)
+    for name in ("som.npz", "network.keras", "cuts.json", "model.json"):
+        assert (tmp_path / "model" / name).is_file(), name
+    assert meta["som_shape"] == [3, 3]
+    assert set(meta["train_rigs"]).isdisjoint(meta["validation_rigs"])
+
+    grader = Grader.load(tmp_path / "model")
+    rng = np.random.default_rng(0)
+    verdict = grader.grade_array(
+        rng.normal(100, 3, (128, 128)).astype(np.float32),
+        GradingContext(pixel_scale_arcsec=1.0, max_fwhm_arcsec=4.0),
+    )
+    assert verdict.label == "background_issues"
+    assert any("no usable stars" in r for r in verdict.reasons)
+
+    result = evaluate_model([tiny_dataset], model_dir=tmp_path / "model")
+    for subset in ("clear", "all"):
+        for who in ("network", "baseline"):
+            scores = result[subset][who]
+            assert sum(map(sum, scores["confusion"])) == scores["n"]
+    json.dumps(result)
+
+
+def test_missing_model_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"model\.json missing"):
+        Grader.load(tmp_path)
