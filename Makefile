@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 SYSPKG := indi-bin mosquitto
 
-.PHONY: demo test lint typecheck pytest sysdeps venv clean bench model
+.PHONY: demo test lint typecheck pytest sysdeps venv clean model
 
 venv: $(STAMP)
 
@@ -50,8 +50,17 @@ pytest: $(STAMP)
 
 test: sysdeps lint typecheck pytest
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+# The shipped model: render the training and held-out sets, train, evaluate.
+# The held-out sets use random rigs and seeds never seen in training.
+DATA := data
+model: $(STAMP)
+	$(BIN)/astroiqa-indi simulate frames --out $(DATA)/train-named --per-class 300 --seed 1001 --size 512x512 --workers 2
+	$(BIN)/astroiqa-indi simulate frames --out $(DATA)/train-random --per-class 300 --seed 1002 --random-rigs --size 640x640 --workers 2
+	$(BIN)/astroiqa-indi simulate frames --out $(DATA)/test-clear --per-class 100 --seed 2001 --random-rigs --size 640x640 --workers 2
+	$(BIN)/astroiqa-indi simulate frames --out $(DATA)/test-boundary --per-class 100 --seed 2002 --random-rigs --boundary --size 640x640 --workers 2
+	$(BIN)/astroiqa-indi train --data $(DATA)/train-named $(DATA)/train-random --out astroiqa_indi/grading/model --seed 0 --epochs 100 --som-shape 8x8 --som-epochs 20,30 --jobs 2
+	$(BIN)/astroiqa-indi evaluate --data $(DATA)/test-clear --jobs 2
+	$(BIN)/astroiqa-indi evaluate --data $(DATA)/test-boundary --jobs 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from astroiqa_indi.grading._sources import SourceSet, fwhm_from_radii
 from astroiqa_indi.grading._verdict import FrameMetrics
@@ -26,6 +27,18 @@ class MeasuredFrame:
     sky_ratio: float | None
     gradient_raw: float
     has_bias: bool
+    pair_fraction: float
+    pair_separation_px: float
+
+
+def _box3(padded: np.ndarray) -> np.ndarray:
+    """3x3 box sum of an array padded by one cell on each side."""
+    h, w = padded.shape[0] - 2, padded.shape[1] - 2
+    out = np.zeros((h, w), dtype=np.float64)
+    for i in range(3):
+        for j in range(3):
+            out += padded[i : i + h, j : j + w]
+    return out
 
 
 def sky_structure(data: np.ndarray, *, bias: float = 0.0) -> tuple[float, float, float]:
@@ -54,8 +67,7 @@ def sky_structure(data: np.ndarray, *, bias: float = 0.0) -> tuple[float, float,
     # The 30th percentile rejects stars and nebulosity better than the median.
     grid = np.percentile(cells.transpose(0, 2, 1, 3).reshape(_GRID, _GRID, -1), 30, axis=2)
     # 3x3 box smoothing, edges replicated: noise in single cells is not a gradient.
-    padded = np.pad(grid, 1, mode="edge")
-    smooth = sum(padded[i : i + _GRID, j : j + _GRID] for i in range(3) for j in range(3)) / 9.0
+    smooth = _box3(np.pad(grid, 1, mode="edge")) / 9.0
     grid = grid - bias
     smooth = smooth - bias
     med = float(np.median(grid))
@@ -87,6 +99,44 @@ def _cell_cv(
         return 0.0
     logs = np.log10(np.maximum(meds, 1e-9))
     return float(np.std(logs))
+
+
+def pair_statistics(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """How many stars share one nearest-neighbour offset: the signature of double images.
+
+    A jump of the mount during the exposure repeats every star at the same offset; in
+    a random field nearest-neighbour offsets scatter. Offsets are folded so that the
+    pair (a, b) and (b, a) agree.
+
+    Returns
+    -------
+    fraction, separation
+        Fraction of stars whose nearest-neighbour offset falls in the most common
+        2-pixel cell (and its 8 neighbours), and that offset's length in pixels.
+    """
+    if x.size < 8:
+        return 0.0, 0.0
+    points = np.column_stack([x, y])
+    _, nearest = cKDTree(points).query(points, k=2)
+    offset = points[nearest[:, 1]] - points
+    flip = (offset[:, 0] < 0) | ((offset[:, 0] == 0) & (offset[:, 1] < 0))
+    offset[flip] *= -1
+    keep = np.all(np.abs(offset) < 64, axis=1)
+    if keep.sum() < 4:
+        return 0.0, 0.0
+    bins = np.arange(-64, 66, 2)
+    hist, xe, ye = np.histogram2d(offset[keep, 0], offset[keep, 1], bins=[bins, bins])
+    summed = _box3(np.pad(hist, 1))
+    i, j = np.unravel_index(int(np.argmax(summed)), summed.shape)
+    inside = offset[keep]
+    inside = inside[
+        (inside[:, 0] >= xe[max(i - 1, 0)])
+        & (inside[:, 0] < xe[min(i + 2, xe.size - 1)])
+        & (inside[:, 1] >= ye[max(j - 1, 0)])
+        & (inside[:, 1] < ye[min(j + 2, ye.size - 1)])
+    ]
+    separation = float(np.median(np.hypot(inside[:, 0], inside[:, 1]))) if inside.size else 0.0
+    return float(summed[i, j] / x.size), separation
 
 
 def measure(
@@ -143,8 +193,11 @@ def measure(
         gradient=gradient,
         fwhm_ratio=fwhm_ratio,
     )
+    pair_fraction, pair_separation = pair_statistics(sources.all_x, sources.all_y)
     return MeasuredFrame(
         metrics=metrics,
+        pair_fraction=pair_fraction,
+        pair_separation_px=pair_separation,
         density_cv=_cell_cv(sources.all_x, sources.all_y, None, data.shape),
         flux_cv=_cell_cv(sources.all_x, sources.all_y, sources.all_flux, data.shape),
         sky_residual=residual,

@@ -53,6 +53,8 @@ METRIC_FEATURES: tuple[str, ...] = (
     "density_cv",
     "flux_cv",
     "log_sky_over_noise",
+    "pair_fraction",
+    "log_pair_separation",
 )
 
 
@@ -144,6 +146,9 @@ def metric_vector(analysis: Analysis) -> np.ndarray:
         "density_cv": min(extra.density_cv, 5.0),
         "flux_cv": min(extra.flux_cv, 5.0),
         "log_sky_over_noise": _log(abs(m.background) / noise),
+        "pair_fraction": extra.pair_fraction,
+        # In star sizes: a double image's separation is several FWHM.
+        "log_pair_separation": _log(extra.pair_separation_px / (m.fwhm_px or 1.0)),
     }
     return np.array([values[name] for name in METRIC_FEATURES], np.float32)
 

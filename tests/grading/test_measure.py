@@ -143,3 +143,17 @@ def test_som_rejects_inconsistent_codebooks(tmp_path) -> None:  # type: ignore[n
     bad.write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="cannot read SOM"):
         SomCodebook.load(bad)
+
+
+def test_pair_statistics_find_a_double_image() -> None:
+    from astroiqa_indi.grading._metrics import pair_statistics
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1000, 60)
+    y = rng.uniform(0, 1000, 60)
+    single_fraction, _ = pair_statistics(x, y)
+    # Every star repeated 9 px right and 4 px down: one shared nearest-neighbour offset.
+    doubled_fraction, separation = pair_statistics(np.r_[x, x + 9], np.r_[y, y + 4])
+    assert single_fraction < 0.2
+    assert doubled_fraction > 0.9
+    assert separation == pytest.approx(np.hypot(9, 4), abs=1.5)

@@ -1,0 +1,117 @@
+"""Grading speed on a full-resolution 6248x4176 uint16 frame, as ratios in one process.
+
+Baseline: bare ``sep.Background`` + ``sep.extract`` on the same full-resolution frame
+(the cost floor of any sep-based grader). Also reported: model load time (after
+imports), peak RSS, and ASTAP's ``-analyse`` on the same file when ``astap`` runs.
+
+Run: ``.venv/bin/python -m bench.grade_speed [--repeat 5] [--model DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _render(path: Path) -> None:
+    from astropy.io import fits
+
+    from simulators.sky import RIGS, conditions_for, render_frame
+
+    rig = RIGS["refractor80_asi2600mm"]
+    rng = np.random.default_rng(7)
+    cond = conditions_for("good", rig, rng)
+    array, header, _ = render_frame(rig, cond, rng)
+    fits.PrimaryHDU(array, header=header).writeto(path, overwrite=True)
+
+
+def _median_time(fn: object, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--frame", default=None, help="use this FITS file instead")
+    args = parser.parse_args()
+
+    import sep
+
+    from astroiqa_indi.config import loads_profile
+    from astroiqa_indi.frames import Frame
+    from astroiqa_indi.grading import Grader
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(args.frame) if args.frame else Path(tmp) / "full.fits"
+        if not args.frame:
+            _render(path)
+        profile = loads_profile(
+            "name: bench\noptics: {focal_length_mm: 480, pixel_size_um: 3.76}\n"
+            "quality: {max_fwhm_arcsec: 4.0}\n"
+        )
+        frame = Frame.from_path(path, pixel_scale_arcsec=profile.optics.pixel_scale())
+        h, w = frame.data.shape
+
+        t0 = time.perf_counter()
+        grader = Grader.load(args.model)
+        load_s = time.perf_counter() - t0
+
+        def baseline() -> None:
+            data = np.array(frame.data, dtype=np.float32)
+            bkg = sep.Background(data)
+            sep.extract(data - bkg, 5.0, err=bkg.globalrms, minarea=5)
+
+        grader.grade(frame, profile)  # warm caches once
+        base_s = _median_time(baseline, args.repeat)
+        grade_s = _median_time(lambda: grader.grade(frame, profile), args.repeat)
+        verdict = grader.grade(frame, profile)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        astap_s = None
+        astap_note = "astap not installed"
+        astap = shutil.which("astap")
+        if astap:
+            probe = subprocess.run(
+                [astap, "-f", str(path), "-analyse"], capture_output=True, text=True, timeout=120
+            )
+            if "cannot open display" in probe.stderr:
+                # Debian's astap is a GTK program: it needs a display even for -analyse.
+                astap_note = "astap does not run headless (GTK: cannot open display)"
+            else:
+
+                def run_astap() -> None:
+                    subprocess.run(
+                        [astap, "-f", str(path), "-analyse"], capture_output=True, timeout=120
+                    )
+
+                astap_s = _median_time(run_astap, max(1, args.repeat // 2))
+
+    print(f"frame: {w}x{h} uint16, {verdict.metrics.n_sources} sources, label {verdict.label}")
+    print(f"{'what':42} {'median s':>9} {'ratio':>7}")
+    print(f"{'sep.Background + sep.extract (baseline)':42} {base_s:9.3f} {1.0:7.2f}")
+    print(f"{'Grader.grade (whole pipeline)':42} {grade_s:9.3f} {grade_s / base_s:7.2f}")
+    if astap_s is not None:
+        print(f"{'astap -f FILE -analyse (process)':42} {astap_s:9.3f} {astap_s / base_s:7.2f}")
+    else:
+        print(astap_note)
+    print(f"model load after imports: {load_s:.2f} s; peak RSS {peak_mb:.0f} MB")
+    stages = ", ".join(f"{k} {v:.3f}" for k, v in verdict.timings.items())
+    print(f"stages (s): {stages}")
+
+
+if __name__ == "__main__":
+    main()
