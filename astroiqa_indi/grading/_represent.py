@@ -121,6 +121,9 @@ def metric_vector(analysis: Analysis) -> np.ndarray:
     if extra.fwhm_minor_px and scale and analysis.max_fwhm_arcsec:
         minor_ratio = extra.fwhm_minor_px * scale / analysis.max_fwhm_arcsec
     noise = m.background_rms if m.background_rms > 0 else 1.0
+    # A nominal sky without the bias gives a ratio inflated by the camera's offset:
+    # treat it as unknown, as training does when it hides both.
+    sky_ratio = extra.sky_ratio if extra.has_bias else None
     megapixels = analysis.sources.sub.size / 1e6
     values = {
         # Detections per megapixel: training crops and full frames must look alike.
@@ -141,8 +144,8 @@ def metric_vector(analysis: Analysis) -> np.ndarray:
         "gradient_raw": min(extra.gradient_raw, 3.0),
         "has_bias": 1.0 if extra.has_bias else 0.0,
         "sky_residual": min(extra.sky_residual, 3.0),
-        "log_sky_ratio": _log(extra.sky_ratio),
-        "has_nominal": 1.0 if extra.sky_ratio is not None else 0.0,
+        "log_sky_ratio": _log(sky_ratio),
+        "has_nominal": 1.0 if sky_ratio is not None else 0.0,
         "density_cv": min(extra.density_cv, 5.0),
         "flux_cv": min(extra.flux_cv, 5.0),
         "log_sky_over_noise": _log(abs(m.background) / noise),
