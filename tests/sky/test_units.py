@@ -171,4 +171,4 @@ def test_profile_yaml_has_the_loader_keys(rig: Rig) -> None:
     expected = 206.265 * optics["pixel_size_um"] * optics["binning"] / optics["focal_length_mm"]
     assert optics["pixel_scale_arcsec"] == pytest.approx(expected, rel=0.05)
     assert optics["bayer"] == (rig.bayer or "none")
-    assert set(data["quality"]) == {"max_fwhm_arcsec", "nominal_sky_adu"}
+    assert set(data["quality"]) == {"max_fwhm_arcsec", "nominal_sky_adu", "bias_adu"}
