@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import logging.config
 import os
 import tempfile
 import warnings
@@ -24,6 +25,10 @@ from astroiqa_indi.errors import ModelError
 from astroiqa_indi.grading import SomCodebook
 
 __all__ = ["train_som"]
+
+
+def _ignore_dict_config(config: Any) -> None:
+    """Stands in for ``logging.config.dictConfig`` while IntraSOM is imported."""
 
 
 @contextlib.contextmanager
@@ -39,6 +44,10 @@ def _fenced() -> Iterator[None]:
         if isinstance(lg, logging.Logger)
     }
     cwd = os.getcwd()
+    # IntraSOM's __init__ calls dictConfig, which *closes* every existing handler
+    # (closing, e.g., the stream under TensorFlow's absl handler): make it a no-op.
+    saved_dict_config = logging.config.dictConfig
+    logging.config.dictConfig = _ignore_dict_config
     with (
         tempfile.TemporaryDirectory(prefix="astroiqa-intrasom-") as tmp,
         warnings.catch_warnings(),
@@ -49,6 +58,7 @@ def _fenced() -> Iterator[None]:
         try:
             yield
         finally:
+            logging.config.dictConfig = saved_dict_config
             os.chdir(cwd)
             logging.disable(saved_disable)
             logging.root.setLevel(saved_root_level)

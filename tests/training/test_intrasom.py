@@ -51,3 +51,37 @@ def test_train_som_turns_intrasom_exit_into_model_error(monkeypatch) -> None:  #
     with pytest.raises(ModelError, match="refused"):
         train_som(np.ones((20, 2)), rows=2, cols=2, rough_epochs=1, finetune_epochs=1, seed=0)
     assert logging.root.manager.disable == logging.NOTSET
+
+
+def test_importing_intrasom_closes_no_existing_handler(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A fresh process: IntraSOM's import side effects happen once per interpreter.
+    code = """
+import io, logging, numpy as np
+class ClosingHandler(logging.StreamHandler):
+    # Like absl's handler under TensorFlow: closing the handler closes its stream.
+    def close(self):
+        self.stream.close()
+        super().close()
+
+stream = io.StringIO()
+handler = ClosingHandler(stream)
+logging.getLogger().addHandler(handler)
+from astroiqa_indi.training._intrasom import train_som
+train_som(np.random.default_rng(0).normal(size=(40, 3)), rows=2, cols=2,
+          rough_epochs=1, finetune_epochs=1, seed=0)
+assert not stream.closed, "a handler's stream was closed"
+assert handler in logging.getLogger().handlers
+assert logging.getLogger().manager.disable == logging.NOTSET
+logging.getLogger().warning("still logging")
+assert "still logging" in stream.getvalue()
+print("ok")
+"""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
+    assert list(tmp_path.iterdir()) == []
