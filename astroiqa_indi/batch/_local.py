@@ -1,0 +1,234 @@
+"""Where frames are graded on this machine: in the caller, or in worker processes.
+
+Both backends (and the Dask one) have the same small surface, used by the runner:
+``submit(path)``, ``next_outcome()`` (blocks until one file is done),
+``in_flight``, ``slots`` (how many files to keep queued) and ``cancel_pending()``.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import signal
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from astroiqa_indi.batch._worker import Outcome, WorkerSetup, grade_file, load_grader
+from astroiqa_indi.errors import ModelError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from astroiqa_indi.grading import Grader
+
+__all__ = ["Backend", "InlineBackend", "ProcessBackend"]
+
+# Seconds a worker may take to start (import TensorFlow, load the model).
+_START_TIMEOUT_S = 600.0
+
+
+class Backend(Protocol):
+    """What the runner needs from a place that grades files (a context manager)."""
+
+    def __enter__(self) -> Backend: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    @property
+    def slots(self) -> int: ...
+
+    @property
+    def in_flight(self) -> int: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def submit(self, path: str) -> None: ...
+
+    def next_outcome(self) -> Outcome: ...
+
+    def cancel_pending(self) -> int: ...
+
+
+class InlineBackend:
+    """Grades in the calling process, one file at a time (``jobs=1``)."""
+
+    def __init__(self, setup: WorkerSetup) -> None:
+        self._setup = setup
+        self._grader: Grader | None = None
+        self._queue: collections.deque[str] = collections.deque()
+
+    def __enter__(self) -> InlineBackend:
+        if self._grader is not None:
+            raise RuntimeError("InlineBackend is already started")
+        self._grader = load_grader(self._setup, single_thread=False)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._queue.clear()
+
+    @property
+    def slots(self) -> int:
+        return 1
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+    @property
+    def description(self) -> str:
+        return "this process"
+
+    def submit(self, path: str) -> None:
+        self._queue.append(path)
+
+    def next_outcome(self) -> Outcome:
+        if self._grader is None:
+            raise RuntimeError("InlineBackend is not started")
+        return grade_file(self._queue.popleft(), self._grader, self._setup)
+
+    def cancel_pending(self) -> int:
+        # Nothing runs in the background: everything queued is pending.
+        cancelled = len(self._queue)
+        self._queue.clear()
+        return cancelled
+
+
+# ------------------------------------------------------------ worker processes
+@dataclass
+class _ProcessState:
+    setup: WorkerSetup
+    grader: Grader | None = None
+    error: BaseException | None = None
+
+
+_STATE: _ProcessState | None = None
+
+
+def _init_process(setup: WorkerSetup, ready: Any) -> None:
+    """Pool initializer: load the model once per worker process."""
+    global _STATE
+    # Ctrl-C is the parent's business: it stops submitting and collects what runs.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STATE = _ProcessState(setup=setup)
+    try:
+        _STATE.grader = load_grader(setup, single_thread=True)
+    except (ModelError, ImportError, OSError) as exc:  # re-raised by this worker's tasks
+        _STATE.error = exc
+    finally:
+        ready.release()
+
+
+def _warm() -> int:
+    _state()
+    return os.getpid()
+
+
+def _state() -> _ProcessState:
+    if _STATE is None:
+        raise RuntimeError("worker process was not initialised")
+    if _STATE.error is not None:
+        raise _STATE.error
+    return _STATE
+
+
+def _grade_in_process(path: str) -> Outcome:
+    state = _state()
+    assert state.grader is not None
+    return grade_file(path, state.grader, state.setup)
+
+
+class ProcessBackend:
+    """A pool of ``jobs`` worker processes, each loading the model once.
+
+    Processes are spawned (not forked): the parent may run threads (the progress bar)
+    and TensorFlow must start fresh in each worker. ``__enter__`` returns once every
+    worker has loaded the model, so start-up is not counted as grading time.
+    """
+
+    def __init__(self, setup: WorkerSetup, *, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError("jobs must be >= 1")
+        self._setup = setup
+        self._jobs = jobs
+        self._executor: ProcessPoolExecutor | None = None
+        self._futures: set[Future[Outcome]] = set()
+        self._done: collections.deque[Future[Outcome]] = collections.deque()
+
+    def __enter__(self) -> ProcessBackend:
+        if self._executor is not None:
+            raise RuntimeError("ProcessBackend is already started")
+        context = multiprocessing.get_context("spawn")
+        ready = context.Semaphore(0)
+        self._executor = ProcessPoolExecutor(
+            max_workers=self._jobs,
+            mp_context=context,
+            initializer=_init_process,
+            initargs=(self._setup, ready),
+        )
+        try:
+            # With spawn, the pool starts a process per submission while none is idle:
+            # one warm-up task per job starts them all.
+            warm = [self._executor.submit(_warm) for _ in range(self._jobs)]
+            for _ in range(self._jobs):
+                if not ready.acquire(timeout=_START_TIMEOUT_S):
+                    raise TimeoutError(f"worker processes not ready in {_START_TIMEOUT_S:.0f} s")
+            for future in warm:
+                future.result()
+        except BaseException:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    @property
+    def slots(self) -> int:
+        # Two per worker: a worker never waits for the parent to hand it the next file.
+        return 2 * self._jobs
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._futures) + len(self._done)
+
+    @property
+    def description(self) -> str:
+        return f"{self._jobs} worker processes"
+
+    def submit(self, path: str) -> None:
+        if self._executor is None:
+            raise RuntimeError("ProcessBackend is not started")
+        self._futures.add(self._executor.submit(_grade_in_process, path))
+
+    def next_outcome(self) -> Outcome:
+        if not self._done:
+            done, _ = wait(self._futures, return_when=FIRST_COMPLETED)
+            self._futures -= done
+            self._done.extend(done)
+        return self._done.popleft().result()
+
+    def cancel_pending(self) -> int:
+        cancelled = {f for f in self._futures if f.cancel()}
+        self._futures -= cancelled
+        return len(cancelled)

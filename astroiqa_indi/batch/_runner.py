@@ -1,0 +1,391 @@
+"""``grade_paths``: discover, grade in parallel, report, act; stop cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from astroiqa_indi.actions import MANIFEST_NAME
+from astroiqa_indi.batch._actions import accepted_list_text, act_on_frame, link_frames
+from astroiqa_indi.batch._actions import write_text_atomic as _write_text
+from astroiqa_indi.batch._discover import discover
+from astroiqa_indi.batch._local import Backend, InlineBackend, ProcessBackend
+from astroiqa_indi.batch._report import (
+    ReportRecord,
+    ReportWriter,
+    error_row,
+    graded_row,
+    open_report,
+    read_report,
+)
+from astroiqa_indi.batch._siril import write_siril
+from astroiqa_indi.batch._types import BatchOptions, BatchResult, FrameResult
+from astroiqa_indi.batch._worker import (
+    Outcome,
+    WorkerSetup,
+    file_time,
+    parse_time,
+    verdict_from_dict,
+)
+from astroiqa_indi.reports import plot_session
+
+if TYPE_CHECKING:
+    from astroiqa_indi.config import Profile
+
+__all__ = ["grade_paths"]
+
+FrameCallback = Callable[[FrameResult], None]
+
+
+class _RateColumn(ProgressColumn):
+    """Frames per second over rich's recent-speed window."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- frames/s" if speed is None else f"{speed:.2f} frames/s")
+
+
+class _Interrupts:
+    """Ctrl-C during a run: immediate while waiting, deferred while a frame is recorded.
+
+    Writing a frame's row and moving the frame must happen together or not at all, so
+    a SIGINT arriving in between is held until the frame is done. Only the main thread
+    can own signal handlers; elsewhere, and when SIGINT is ignored, nothing changes.
+    """
+
+    def __init__(self) -> None:
+        self._shielded = 0
+        self._pending = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+                self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._shielded:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def shielded(self) -> Iterator[None]:
+        self._shielded += 1
+        try:
+            yield
+        finally:
+            self._shielded -= 1
+            if not self._shielded and self._pending:
+                self._pending = False
+                raise KeyboardInterrupt
+
+
+class _Clock:
+    """Named instants of a run, from its creation (``None``)."""
+
+    def __init__(self) -> None:
+        self._marks: dict[str | None, float] = {None: time.perf_counter()}
+
+    def mark(self, name: str) -> None:
+        self._marks[name] = time.perf_counter()
+
+    def span(self, start: str | None, end: str) -> float:
+        """Seconds between two marks; 0 when either was never reached."""
+        if start not in self._marks or end not in self._marks:
+            return 0.0
+        return self._marks[end] - self._marks[start]
+
+
+@dataclass
+class _Run:
+    """Mutable bookkeeping of one run (kept private; the result is frozen)."""
+
+    options: BatchOptions
+    writer: ReportWriter | None
+    records: list[ReportRecord]
+    interrupts: _Interrupts
+    on_frame: FrameCallback | None
+    graded: int = 0
+    errors: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    action_errors: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        """Files recorded so far (graded, unreadable or skipped)."""
+        return self.graded + len(self.errors) + len(self.skipped)
+
+    def handle(self, outcome: Outcome, path: Path) -> FrameResult:
+        # Recording a frame, acting on it and telling the caller happen together: a
+        # Ctrl-C in between would leave a row nobody printed, or a move not in the report.
+        with self.interrupts.shielded():
+            result, row = self._record(outcome, path)
+            if row is not None:
+                if self.writer is not None:
+                    self.writer.append(row)
+                self.records.append(ReportRecord.from_csv(row))
+            if self.on_frame is not None:
+                self.on_frame(result)
+        return result
+
+    def _record(self, outcome: Outcome, path: Path) -> tuple[FrameResult, dict[str, str] | None]:
+        key = os.path.abspath(path)
+        captured = parse_time(outcome.captured_at)
+        if outcome.status == "skipped":
+            self.skipped.append((path, outcome.detail))
+            return FrameResult(path=path, status="skipped", detail=outcome.detail), None
+        if outcome.status != "graded" or outcome.verdict is None:
+            self.errors.append((path, outcome.detail))
+            result = FrameResult(path=path, status="error", detail=outcome.detail)
+            return result, error_row(key, file_time(path), outcome.detail)
+        verdict = verdict_from_dict(outcome.verdict)
+        accepted = verdict.label in self.options.keep
+        # Read the file's time before a move takes it away.
+        when = captured or file_time(path) or datetime.now(UTC)
+        actions, failures = act_on_frame(
+            path,
+            verdict,
+            accepted=accepted,
+            write_keywords=self.options.write_keywords,
+            move_rejected=self.options.move_rejected,
+        )
+        self.action_errors.extend((path, f) for f in failures)
+        self.graded += 1
+        result = FrameResult(
+            path=path,
+            status="graded",
+            verdict=verdict,
+            accepted=accepted,
+            captured_at=captured,
+            bayer=outcome.bayer,
+            actions=tuple(actions),
+        )
+        row = graded_row(
+            key, when, verdict, [*actions, *(f"error:{f}" for f in failures)], outcome.bayer
+        )
+        return result, row
+
+
+def _backend(options: BatchOptions, setup: WorkerSetup, n_files: int) -> Backend:
+    jobs = options.worker_count()
+    if options.dask is not None:
+        try:
+            from astroiqa_indi.batch._dask import DaskBackend
+        except ImportError as exc:
+            if exc.name not in ("dask", "distributed"):
+                raise
+            raise ImportError(
+                "--dask needs dask.distributed, which is not installed: "
+                "pip install 'astroiqa-indi[dask]'"
+            ) from exc
+        return DaskBackend(setup, address=options.dask, jobs=jobs)
+    jobs = min(jobs, n_files)
+    return InlineBackend(setup) if jobs <= 1 else ProcessBackend(setup, jobs=jobs)
+
+
+def _progress(enabled: bool, console: Console | None) -> Progress:
+    stdout_is_terminal = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        disable=not enabled,
+        # Lines printed to a terminal go above the bar; printed to a pipe or a file
+        # (``--json > verdicts.jsonl``) they must stay there, not join the bar's stream.
+        redirect_stdout=stdout_is_terminal,
+    )
+
+
+def _drive(
+    backend: Backend, todo: list[Path], run: _Run, advance: Callable[[], None]
+) -> tuple[bool, int]:
+    """Keep the backend's slots full until every file is done; returns (interrupted, left)."""
+    by_key = {str(p): p for p in todo}
+    pending = deque(str(p) for p in todo)
+    try:
+        while pending or backend.in_flight:
+            while pending and backend.in_flight < backend.slots:
+                backend.submit(pending.popleft())
+            outcome = backend.next_outcome()
+            run.handle(outcome, by_key[outcome.path])
+            advance()
+    except KeyboardInterrupt:
+        left = len(pending) + backend.cancel_pending()
+        pending.clear()
+        try:
+            # Files already being read: wait for them and keep their results.
+            while backend.in_flight:
+                outcome = backend.next_outcome()
+                run.handle(outcome, by_key[outcome.path])
+                advance()
+        except KeyboardInterrupt:
+            left += backend.in_flight  # a second Ctrl-C: stop waiting
+        return True, left
+    return False, 0
+
+
+def grade_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    options: BatchOptions | None = None,
+    profile: Profile | None = None,
+    on_frame: FrameCallback | None = None,
+    progress: bool = False,
+    console: Console | None = None,
+) -> BatchResult:
+    """Grade every light frame found in ``paths`` and act on the verdicts.
+
+    Parameters
+    ----------
+    paths
+        Frame files and folders (see :func:`astroiqa_indi.batch.discover`).
+    options
+        What to do (:class:`BatchOptions`); defaults grade and report nothing to disk.
+    profile
+        Rig profile: pixel scale, Bayer layout and quality limits.
+    on_frame
+        Called in this process after each file is recorded, in completion order.
+    progress
+        Show a progress bar (rate and ETA) on ``console`` (default: stderr).
+
+    Returns
+    -------
+    BatchResult
+        Counts, records and outputs. A Ctrl-C (``KeyboardInterrupt``) stops the run:
+        files not yet started are left, files being read are finished and recorded,
+        derived outputs are written for what was graded, and ``interrupted`` is set.
+
+    Raises
+    ------
+    ModelError
+        The model cannot be loaded (here or in a worker).
+    AstroIQAError
+        The report exists and ``resume`` is off, or it is not a batch report.
+    """
+    options = options or BatchOptions()
+    outputs = (options.move_rejected, options.link_accepted, options.siril)
+    discovery = discover(
+        paths, recursive=options.recursive, exclude=[p for p in outputs if p is not None]
+    )
+    writer: ReportWriter | None = None
+    previous: list[ReportRecord] = []
+    if options.report is not None:
+        writer, previous = open_report(options.report, resume=options.resume)
+    done = {r.path for r in previous}
+    todo = [p for p in discovery.files if os.path.abspath(p) not in done]
+    setup = WorkerSetup(
+        model_dir=None if options.model_dir is None else str(options.model_dir), profile=profile
+    )
+    run = _Run(options, writer, list(previous), _Interrupts(), on_frame)
+    clock = _Clock()
+    interrupted, left, workers = False, 0, "none"
+    try:
+        with run.interrupts, _progress(progress, console) as bar:
+            task = bar.add_task("loading the model", total=len(todo))
+            if todo:
+                try:
+                    with _backend(options, setup, len(todo)) as backend:
+                        clock.mark("started")
+                        workers = backend.description
+                        bar.update(task, description="grading")
+                        interrupted, left = _drive(backend, todo, run, lambda: bar.advance(task))
+                        clock.mark("finished")
+                except KeyboardInterrupt:  # while the workers start or shut down
+                    interrupted, left = True, len(todo) - run.done
+    finally:
+        if writer is not None:
+            writer.close()
+    written = _derived_outputs(options, run)
+    return BatchResult(
+        records=tuple(run.records),
+        keep=options.keep,
+        graded=run.graded,
+        errors=tuple(run.errors),
+        skipped=tuple(run.skipped),
+        ignored=discovery.ignored,
+        already_done=len(discovery.files) - len(todo),
+        not_graded=left,
+        action_errors=tuple(run.action_errors),
+        interrupted=interrupted,
+        startup_s=clock.span(None, "started"),
+        grading_s=clock.span("started", "finished"),
+        workers=workers,
+        outputs=written,
+    )
+
+
+def _derived_outputs(options: BatchOptions, run: _Run) -> dict[str, Path]:
+    """Plot, links, Siril script and file list, from every record of the report."""
+    written: dict[str, Path] = {}
+    if options.report is not None:
+        written["report"] = options.report
+        # The file is the truth (earlier runs included); reread it whole.
+        run.records[:] = read_report(options.report)
+    if options.move_rejected is not None:
+        manifest = options.move_rejected / MANIFEST_NAME
+        if manifest.is_file():
+            written["manifest"] = manifest
+    accepted = [r for r in run.records if r.label in options.keep and r.error is None]
+    plot = options.plot_path
+    rows = [row for r in run.records if (row := r.to_report_row()) is not None]
+    if plot is not None and rows:
+        written["plot"] = plot_session(rows, plot, title=f"astroiqa-indi: {len(rows)} frames")
+    if options.link_accepted is not None:
+        link_frames([Path(r.path) for r in accepted], options.link_accepted)
+        written["links"] = options.link_accepted
+    if options.siril is not None:
+        siril = write_siril(
+            options.siril,
+            [Path(r.path) for r in accepted],
+            keep=sorted(options.keep),
+            bayer=[r.bayer for r in accepted],
+        )
+        if siril.script is not None:
+            written["siril_script"] = siril.script
+    if options.accepted_list is not None:
+        ordered = sorted(
+            accepted, key=lambda r: (r.time or datetime.min.replace(tzinfo=UTC), r.path)
+        )
+        written["accepted_list"] = _write_text(
+            options.accepted_list, accepted_list_text([r.path for r in ordered])
+        )
+    return written

@@ -1,0 +1,105 @@
+"""The same grading in worker processes and on a Dask LocalCluster; Ctrl-C on a real CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from astroiqa_indi.batch import BatchOptions, grade_paths, read_report
+from tests.batch._tree import Tree
+
+pytestmark = pytest.mark.slow
+
+
+def _probabilities(report: Path) -> dict[str, dict[str, float]]:
+    return {r.path: dict(r.probabilities) for r in read_report(report) if r.label is not None}
+
+
+def _assert_same_grades(report: Path, reference: Path) -> None:
+    ours, theirs = _probabilities(report), _probabilities(reference)
+    assert set(ours) <= set(theirs)
+    for path, probs in ours.items():
+        assert probs == pytest.approx(theirs[path], abs=2e-4), path
+
+
+def test_dask_local_cluster_of_two_workers(tree: Tree, tiny_model: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    reference = tmp_path / "inline.csv"
+    inline = BatchOptions(recursive=True, model_dir=tiny_model, jobs=1, report=reference)
+    grade_paths([tree.root], options=inline)
+
+    report = tmp_path / "dask.csv"
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    options = BatchOptions(
+        recursive=True, model_dir=tiny_model, jobs=2, dask="local", report=report
+    )
+    result = grade_paths([tree.root], options=options, progress=True, console=console)
+    assert not result.interrupted
+    assert result.workers == "2 Dask worker threads on a local Dask cluster"
+    assert result.graded == len(tree.lights)
+    assert [p for p, _ in result.errors] == [tree.corrupt]
+    assert [p for p, _ in result.skipped] == [tree.dark]
+    paths = [r.path for r in read_report(report)]
+    assert sorted(paths) == sorted(r.path for r in read_report(reference))
+    _assert_same_grades(report, reference)
+    assert "frames/s" in screen.getvalue() and "grading" in screen.getvalue()
+
+
+def test_ctrl_c_stops_worker_processes_cleanly(
+    sky_frames: list[Path], tiny_model: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "archive"
+    for night in ("n1", "n2"):
+        (folder / night).mkdir(parents=True)
+        for frame in sky_frames:
+            shutil.copyfile(frame, folder / night / frame.name)
+    total = 2 * len(sky_frames)
+    report = tmp_path / "archive.csv"
+    command = [sys.executable, "-m", "astroiqa_indi", "grade", str(folder), "-r"]
+    command += ["--jobs", "2", "--json", "--report", str(report), "--model", str(tiny_model)]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()  # blocks until the first frame is recorded
+        assert first.startswith("{"), first
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    raw = report.read_bytes()
+    assert raw.endswith(b"\n"), "never left with a torn line"
+    rows = read_report(report)
+    assert 1 <= len(rows) < total
+    assert len({r.path for r in rows}) == len(rows)
+    assert len(raw.splitlines()) == len(rows) + 1
+    assert len(out.splitlines()) + 1 == len(rows), "one JSON line per recorded frame"
+
+    reference = tmp_path / "inline.csv"
+    inline = BatchOptions(model_dir=tiny_model, jobs=1, report=reference)
+    grade_paths([r.path for r in rows], options=inline)
+    _assert_same_grades(report, reference)  # the workers grade as this process does
+
+    resumed = grade_paths(
+        [folder],
+        options=BatchOptions(
+            recursive=True, model_dir=tiny_model, jobs=1, report=report, resume=True
+        ),
+    )
+    assert resumed.already_done == len(rows)
+    paths = [r.path for r in read_report(report)]
+    assert sorted(paths) == sorted(os.path.abspath(p) for p in folder.rglob("*.fits"))
