@@ -51,6 +51,8 @@ from astroiqa_indi.batch._worker import (
     parse_time,
     verdict_from_dict,
 )
+from astroiqa_indi.errors import ModelError
+from astroiqa_indi.grading import default_model_dir
 from astroiqa_indi.reports import plot_session
 
 if TYPE_CHECKING:
@@ -200,6 +202,16 @@ class _Run:
         return result, row
 
 
+def _check_model(options: BatchOptions) -> None:
+    """Fail before starting workers when the model folder is visibly missing here."""
+    folder = options.model_dir if options.model_dir is not None else default_model_dir()
+    if not (folder / "model.json").is_file():
+        raise ModelError(
+            f"no model at {folder} (model.json missing); train one with "
+            "`astroiqa-indi train` or reinstall the package"
+        )
+
+
 def _backend(options: BatchOptions, setup: WorkerSetup, n_files: int) -> Backend:
     jobs = options.worker_count()
     if options.dask is not None:
@@ -212,7 +224,11 @@ def _backend(options: BatchOptions, setup: WorkerSetup, n_files: int) -> Backend
                 "--dask needs dask.distributed, which is not installed: "
                 "pip install 'astroiqa-indi[dask]'"
             ) from exc
+        if options.dask.strip() == "local":
+            _check_model(options)
+        # A remote cluster's workers may see the model where this machine does not.
         return DaskBackend(setup, address=options.dask, jobs=jobs)
+    _check_model(options)
     jobs = min(jobs, n_files)
     return InlineBackend(setup) if jobs <= 1 else ProcessBackend(setup, jobs=jobs)
 
@@ -334,7 +350,7 @@ def grade_paths(
     finally:
         if writer is not None:
             writer.close()
-    written = _derived_outputs(options, run)
+    written, failed = _derived_outputs(options, run)
     return BatchResult(
         records=tuple(run.records),
         keep=options.keep,
@@ -344,7 +360,7 @@ def grade_paths(
         ignored=discovery.ignored,
         already_done=len(discovery.files) - len(todo),
         not_graded=left,
-        action_errors=tuple(run.action_errors),
+        action_errors=(*run.action_errors, *failed),
         interrupted=interrupted,
         startup_s=clock.span(None, "started"),
         grading_s=clock.span("started", "finished"),
@@ -353,9 +369,16 @@ def grade_paths(
     )
 
 
-def _derived_outputs(options: BatchOptions, run: _Run) -> dict[str, Path]:
-    """Plot, links, Siril script and file list, from every record of the report."""
+def _derived_outputs(
+    options: BatchOptions, run: _Run
+) -> tuple[dict[str, Path], list[tuple[Path, str]]]:
+    """Plot, links, Siril script and file list, from every record of the report.
+
+    Returns what was written, and the outputs that could not be (an unwritable folder
+    must not lose the summary of a night's grading).
+    """
     written: dict[str, Path] = {}
+    failed: list[tuple[Path, str]] = []
     if options.report is not None:
         written["report"] = options.report
         # The file is the truth (earlier runs included); reread it whole.
@@ -365,27 +388,40 @@ def _derived_outputs(options: BatchOptions, run: _Run) -> dict[str, Path]:
         if manifest.is_file():
             written["manifest"] = manifest
     accepted = [r for r in run.records if r.label in options.keep and r.error is None]
-    plot = options.plot_path
+    earliest = datetime.min.replace(tzinfo=UTC)
+    accepted.sort(key=lambda r: (r.time or earliest, r.path))
+    frames = [Path(r.path) for r in accepted]
     rows = [row for r in run.records if (row := r.to_report_row()) is not None]
-    if plot is not None and rows:
-        written["plot"] = plot_session(rows, plot, title=f"astroiqa-indi: {len(rows)} frames")
-    if options.link_accepted is not None:
-        link_frames([Path(r.path) for r in accepted], options.link_accepted)
-        written["links"] = options.link_accepted
-    if options.siril is not None:
-        siril = write_siril(
-            options.siril,
-            [Path(r.path) for r in accepted],
-            keep=sorted(options.keep),
-            bayer=[r.bayer for r in accepted],
-        )
-        if siril.script is not None:
-            written["siril_script"] = siril.script
-    if options.accepted_list is not None:
-        ordered = sorted(
-            accepted, key=lambda r: (r.time or datetime.min.replace(tzinfo=UTC), r.path)
-        )
-        written["accepted_list"] = _write_text(
-            options.accepted_list, accepted_list_text([r.path for r in ordered])
-        )
-    return written
+    title = f"astroiqa-indi: {len(rows)} frames"
+
+    def plot(path: Path) -> Path:
+        return plot_session(rows, path, title=title)
+
+    def links(folder: Path) -> Path:
+        link_frames(frames, folder)
+        return folder
+
+    def siril(folder: Path) -> Path | None:
+        bayer = [r.bayer for r in accepted]
+        return write_siril(folder, frames, keep=sorted(options.keep), bayer=bayer).script
+
+    def listing(path: Path) -> Path:
+        return _write_text(path, accepted_list_text([str(f) for f in frames]))
+
+    steps: list[tuple[str, Path | None, Callable[[Path], Path | None]]] = [
+        ("plot", options.plot_path if rows else None, plot),
+        ("links", options.link_accepted, links),
+        ("siril_script", options.siril, siril),
+        ("accepted_list", options.accepted_list, listing),
+    ]
+    for name, target, make in steps:
+        if target is None:
+            continue
+        try:
+            made = make(target)
+        except OSError as exc:
+            failed.append((target, f"{name.replace('_', ' ')}: {exc.strerror or exc}"))
+            continue
+        if made is not None:
+            written[name] = made
+    return written, failed

@@ -181,7 +181,8 @@ class BatchResult:
     not_graded
         Frames left when the run was interrupted.
     action_errors
-        Frames whose keywords, move or link failed, and why.
+        Frames whose keywords or move failed, and outputs (plot, links, Siril script,
+        list) that could not be written, and why.
     interrupted
         The run was stopped by Ctrl-C (``KeyboardInterrupt``); what was written is kept.
     startup_s, grading_s

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from astropy.io import fits
 
 HAS_XISF = importlib.util.find_spec("xisf") is not None
@@ -23,7 +24,7 @@ class Tree:
     junk: tuple[Path, ...]  # files discovery must pass over
 
 
-def _load(path: Path) -> tuple[object, fits.Header]:
+def _load(path: Path) -> tuple[np.ndarray, fits.Header]:
     with fits.open(path) as hdus:
         return hdus[0].data.copy(), hdus[0].header.copy()
 

@@ -246,3 +246,19 @@ def test_importing_batch_loads_neither_tensorflow_nor_dask() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_unwritable_output_is_reported_not_fatal(
+    tree: Tree, tiny_model: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    options = BatchOptions(
+        model_dir=tiny_model, jobs=1, keep=frozenset(LABELS), link_accepted=blocker / "links"
+    )
+    result = grade_paths([tree.root / "night1"], options=options)
+    night1 = [p for p in tree.lights if p.parent == tree.root / "night1"]
+    assert result.graded == len(night1)
+    (failure,) = result.action_errors
+    assert failure[0] == blocker / "links" and failure[1].startswith("links:")
+    assert "links" not in result.outputs

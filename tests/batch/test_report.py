@@ -19,7 +19,7 @@ WHEN = datetime(2024, 5, 1, 22, 30, tzinfo=UTC)
 
 
 def verdict(label: str = "good", p: float = 0.7) -> Verdict:
-    probs = dict.fromkeys(LABELS, (1 - p) / 4)
+    probs: dict[str, float] = {name: (1 - p) / 4 for name in LABELS}
     probs[label] = p
     metrics = FrameMetrics(
         n_sources=40, n_stars=30, fwhm_px=2.5, fwhm_arcsec=3.0, eccentricity=0.4, background=812.0
