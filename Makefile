@@ -11,10 +11,10 @@ SYSPKG := indi-bin mosquitto
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,train,xisf]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,train,xisf,dask]'
 	# Optional INDI backend: only this wheel works with Debian's libindi 1.9.9, and only
 	# without its declared dependencies (dbus-python does not build). See docs/indi.md.
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps pyindi-client==2.3.0
