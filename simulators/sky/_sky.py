@@ -98,10 +98,14 @@ def _random_field(
     ang = rng.uniform(0, 2 * np.pi, modes)
     phase = rng.uniform(0, 2 * np.pi, modes)
     amp = k ** (-slope) * rng.rayleigh(1.0, modes)
-    # cos(a + b) expanded so the (n, n, modes) tensor becomes two small matmuls
+    # cos(a + b) expanded so the (n, n, modes) tensor becomes two small products.
+    # einsum without BLAS: a fixed summation order, so worker processes render the
+    # same bytes as the parent (BLAS may sum differently with other memory alignment).
     ax = 2 * np.pi * (k * np.cos(ang))[None, :] * u[:, None]
     ay = 2 * np.pi * (k * np.sin(ang))[None, :] * v[:, None] + phase
-    f = (np.cos(ay) * amp) @ np.cos(ax).T - (np.sin(ay) * amp) @ np.sin(ax).T
+    f = np.einsum("im,jm->ij", np.cos(ay) * amp, np.cos(ax), optimize=False) - np.einsum(
+        "im,jm->ij", np.sin(ay) * amp, np.sin(ax), optimize=False
+    )
     f -= f.mean()
     rms = f.std()
     f = f / rms if rms > 0 else f
@@ -183,7 +187,9 @@ def upsample(grid: FloatArray, height: int, width: int) -> NDArray[np.float32]:
     """Bilinear interpolation of a node grid to a ``height x width`` image."""
     my = _interp_matrix(height, grid.shape[0])
     mx = _interp_matrix(width, grid.shape[1])
-    return (my @ grid.astype(np.float32)) @ mx.T
+    # einsum, not BLAS: the same bytes in every process (see _random_field).
+    rows = np.einsum("ik,kl->il", my, grid.astype(np.float32), optimize=False)
+    return np.einsum("il,jl->ij", rows, mx, optimize=False)
 
 
 def sample_grid(
