@@ -87,7 +87,10 @@ def test_ctrl_c_stops_worker_processes_cleanly(
     assert 1 <= len(rows) < total
     assert len({r.path for r in rows}) == len(rows)
     assert len(raw.splitlines()) == len(rows) + 1
-    assert len(out.splitlines()) + 1 == len(rows), "one JSON line per recorded frame"
+    # The report is the record: a SIGINT can land between a frame's report row and its
+    # JSON line, so stdout may lag by the frames in flight (one per worker), never lead.
+    printed = len(out.splitlines()) + 1
+    assert len(rows) - 2 <= printed <= len(rows), (printed, len(rows))
 
     reference = tmp_path / "inline.csv"
     inline = BatchOptions(model_dir=tiny_model, jobs=1, report=reference)
