@@ -57,19 +57,29 @@ def sky_structure(data: np.ndarray, *, bias: float = 0.0) -> tuple[float, float,
         that median (the product's G); rms of the map after removing a plane, over
         the median (patchy clouds leave structure a plane cannot explain).
     """
+    return _grid_stats(_sky_grid(data), bias)
+
+
+def _sky_grid(data: np.ndarray) -> np.ndarray:
+    """An 8x8 map of cell sky levels (a 1x1 map of the median for tiny frames)."""
     h, w = data.shape
     step = max(1, int(min(h, w) // 512))
     view = data[::step, ::step]
     ch, cw = view.shape[0] // _GRID, view.shape[1] // _GRID
     if ch < 2 or cw < 2:
-        return float(np.median(view)) - bias, 0.0, 0.0
+        return np.array([[float(np.median(view))]])
     cells = view[: ch * _GRID, : cw * _GRID].reshape(_GRID, ch, _GRID, cw)
     # The 30th percentile rejects stars and nebulosity better than the median.
-    grid = np.percentile(cells.transpose(0, 2, 1, 3).reshape(_GRID, _GRID, -1), 30, axis=2)
+    return np.percentile(cells.transpose(0, 2, 1, 3).reshape(_GRID, _GRID, -1), 30, axis=2)
+
+
+def _grid_stats(grid: np.ndarray, bias: float) -> tuple[float, float, float]:
+    """Median, gradient and plane residual of a sky map above ``bias``."""
+    if grid.shape != (_GRID, _GRID):
+        return float(grid[0, 0]) - bias, 0.0, 0.0
     # 3x3 box smoothing, edges replicated: noise in single cells is not a gradient.
-    smooth = _box3(np.pad(grid, 1, mode="edge")) / 9.0
+    smooth = _box3(np.pad(grid, 1, mode="edge")) / 9.0 - bias
     grid = grid - bias
-    smooth = smooth - bias
     med = float(np.median(grid))
     # A sky at or below the bias (a bad bias value, a dark frame) has no meaningful ratio.
     scale = max(abs(med), 1.0)
@@ -149,11 +159,12 @@ def measure(
     bias_adu: float | None = None,
 ) -> MeasuredFrame:
     """Interpretable metrics of one frame from its sources and sky."""
-    raw_sky, gradient_raw, _ = sky_structure(data)
+    grid = _sky_grid(data)  # once: the percentile map is the costly part
+    raw_sky, gradient_raw, raw_residual = _grid_stats(grid, 0.0)
     if bias_adu is not None:
-        sky, gradient, residual = sky_structure(data, bias=bias_adu)
+        sky, gradient, residual = _grid_stats(grid, bias_adu)
     else:
-        sky, gradient, residual = sky_structure(data)
+        sky, gradient, residual = raw_sky, gradient_raw, raw_residual
     n_kept = sources.n_kept
     fwhm_px = ecc = ecc_iqr = elong = coh = pa = fwhm_minor = None
     if n_kept:
