@@ -22,7 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from astroiqa_indi.actions import GuideStepEvent, Phd2Client, StarLostEvent, flag_frame
+from astroiqa_indi.actions import (
+    GuideRms,
+    GuideStepEvent,
+    Phd2Client,
+    StarLostEvent,
+    flag_frame,
+)
 from astroiqa_indi.agent._journal import Journal
 from astroiqa_indi.agent._policy import Alert, Decision, Observation, PolicyState, step
 from astroiqa_indi.agent._view import LiveView
@@ -156,6 +162,7 @@ class Agent:
         self._journal: Journal | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._probe_pending = False
+        self._last_rms: GuideRms | None = None
 
     @property
     def state(self) -> AgentState:
@@ -196,6 +203,8 @@ class Agent:
                     self._notifier = await stack.enter_async_context(notifier)
                     # Unwinds before the notifier closes, so "stopped" still goes out.
                     stack.callback(self._announce_stop)
+                if indi_cfg.mode == "sequence":
+                    await self._connect_camera()
                 self._guider = await self._connect_guider(stack)
                 self._set_state(AgentState.WATCHING)
                 self._journal.event(
@@ -213,6 +222,22 @@ class Agent:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._state = AgentState.CLOSED
         return self.summary
+
+    async def _connect_camera(self) -> None:
+        """In sequence mode the agent owns the camera: switch it on if nobody has.
+
+        Passive mode never touches CONNECTION: the capture program owns the camera.
+        """
+        assert self._indi is not None
+        cfg = self.profile.indi
+        timeout = cfg.connect_timeout_s
+        vector = await self._indi.wait_for(cfg.ccd_device, "CONNECTION", timeout=timeout)
+        if vector.on_switches == ("CONNECT",):
+            return
+        await self._indi.set_switch(
+            cfg.ccd_device, "CONNECTION", {"CONNECT": True}, wait=True, timeout=timeout
+        )
+        self._event("camera_connected", f"connected {cfg.ccd_device}")
 
     async def _connect_guider(self, stack: contextlib.AsyncExitStack) -> Phd2Client | None:
         cfg = self.profile.phd2
@@ -373,7 +398,9 @@ class Agent:
             timings=timings,
             truth={"probe": True} if arrival.probe else None,
         )
-        if rms is not None:
+        if rms is not None and rms != self._last_rms:
+            # Written when PHD2 has guided since the last line, not once per frame.
+            self._last_rms = rms
             self._journal.event(
                 "guide_rms", total_px=rms.total_px, pixel_scale=rms.pixel_scale, steps=rms.n_steps
             )

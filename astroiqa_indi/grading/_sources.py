@@ -150,12 +150,12 @@ def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> Sou
         Saturation level in ADU of ``data``; stars peaking above 90 % of it are
         not measured. ``None`` means unknown (use the brightest pixels as a guide).
     """
-    image = np.ascontiguousarray(data, dtype=np.float32)
-    if not image.flags.writeable:
-        # sep's Cython buffers demand writable memory; Frame pixels are read-only.
-        image = image.copy()
-    bkg = sep.Background(image, bw=64, bh=64, fw=3, fh=3)
-    sub = image - bkg.back(dtype=np.float32)
+    # One private float32 copy serves sep (its buffers must be writable; Frame pixels
+    # are read-only) and becomes the background-subtracted frame in place, without a
+    # full-size background map beside it.
+    sub = np.array(data, dtype=np.float32, order="C", copy=True)
+    bkg = sep.Background(sub, bw=64, bh=64, fw=3, fh=3)
+    bkg.subfrom(sub)
     rms = float(bkg.globalrms) if bkg.globalrms > 0 else 1.0
     sep.set_extract_pixstack(_PIXSTACK)
     sep.set_sub_object_limit(4096)
@@ -192,8 +192,8 @@ def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> Sou
         saturated = peak >= 0.9 * saturation
     else:
         # Unknown level (float data): a flat top at the frame maximum means clipping.
-        top = float(image.max())
-        clipped = np.count_nonzero(image >= top - 1e-3 * abs(top)) > 3
+        top = float(np.max(data))
+        clipped = np.count_nonzero(data >= top - 1e-3 * abs(top)) > 3
         saturated = peak >= 0.98 * top if clipped else np.zeros(x.size, bool)
     # Saturated stars bleed and flatten: drop them, and anything merged or truncated.
     good = (~saturated) & ((objects["flag"] & (sep.OBJ_MERGED | sep.OBJ_TRUNC)) == 0)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         bin_image,
     )
     from simulators.observatory._mount import Mount, MountStatus, sidereal_trail_px
+    from simulators.observatory._night_files import NightFile, write_night_files
     from simulators.observatory._observatory import (
         Observatory,
         ObservatoryConfig,
@@ -48,6 +49,7 @@ _HOMES = {
     "FIELDS": "_scenario_player",
     "Moment": "_scenario_player",
     "Mount": "_mount",
+    "NightFile": "_night_files",
     "MountStatus": "_mount",
     "Observatory": "_observatory",
     "ObservatoryConfig": "_observatory",
@@ -58,6 +60,7 @@ _HOMES = {
     "SkyCamera": "_frames",
     "bin_image": "_frames",
     "run_driver": "_driver",
+    "write_night_files": "_night_files",
     "sidereal_trail_px": "_mount",
 }
 
@@ -70,6 +73,7 @@ __all__ = [
     "Moment",
     "Mount",
     "MountStatus",
+    "NightFile",
     "Observatory",
     "ObservatoryConfig",
     "ObservatoryServer",
@@ -80,6 +84,7 @@ __all__ = [
     "bin_image",
     "run_driver",
     "sidereal_trail_px",
+    "write_night_files",
 ]
 
 

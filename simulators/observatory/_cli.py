@@ -32,7 +32,53 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=7624, help="TCP port (INDI uses 7624)")
     add_config_arguments(parser)
     parser.set_defaults(func=run)
+    files = subparsers.add_parser(
+        "night-files",
+        help="write a scenario night as FITS files for indi_simulator_ccd's directory mode",
+        description=(
+            "Render one pass of a scenario into OUT/frame_00001.fits... (name order is time "
+            "order, PIXSIZE1 set as INDI 1.9.9 requires) with the truth in OUT/truth.jsonl. "
+            "Point the CCD Simulator's CCD_DIRECTORY_LOCATION at OUT and switch "
+            "CCD_DIRECTORY_TOGGLE on: each exposure then serves the next file."
+        ),
+    )
+    files.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+    files.add_argument(
+        "--scenario", metavar="FILE", help="scenario YAML (default: night-with-faults)"
+    )
+    files.add_argument("--rig", help="catalogue rig (default: the scenario's)")
+    files.add_argument("--size", default="640x480", metavar="WxH", help="sensor crop")
+    files.add_argument("--seed", type=int, default=1, help="camera noise seed")
+    files.add_argument("--count", type=int, help="frames (default: one pass of the night)")
+    files.set_defaults(func=run_night_files)
     return parser
+
+
+def run_night_files(args: argparse.Namespace) -> int:
+    """Write the files and print one line per frame; 1 on bad options."""
+    from pathlib import Path
+
+    from simulators.observatory._night_files import write_night_files
+    from simulators.sky import SCENARIO_DIR
+
+    scenario = Path(args.scenario) if args.scenario else SCENARIO_DIR / "night-with-faults.yaml"
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        written = write_night_files(
+            scenario,
+            args.out,
+            rig=args.rig,
+            size=(width, height),
+            seed=args.seed,
+            count=args.count,
+        )
+    except (ValueError, OSError) as exc:
+        print(f"astroiqa-indi simulate night-files: error: {exc}", file=sys.stderr)
+        return 1
+    for item in written:
+        clear = "" if item.clear else " (near a boundary)"
+        print(f"{item.path.name}  {item.segment:<24} {item.label}{clear}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -233,6 +233,10 @@ class SkyCamera:
         header["INSTRUME"] = (rig.instrument, "Camera model")
         header["TELESCOP"] = (rig.telescope, "Telescope name")
         header["FOCALLEN"] = (float(rig.focal_length_mm), "Focal length of telescope in mm")
+        # PIXSIZE1/2 are INDI's own keywords; indi_simulator_ccd 1.9.9 refuses a file
+        # in its directory mode without PIXSIZE1.
+        header["PIXSIZE1"] = (float(rig.pixel_size_um * bx), "[um] Pixel Size 1")
+        header["PIXSIZE2"] = (float(rig.pixel_size_um * by), "[um] Pixel Size 2")
         header["XPIXSZ"] = (float(rig.pixel_size_um * bx), "pixel size in microns (with binning)")
         header["YPIXSZ"] = (float(rig.pixel_size_um * by), "pixel size in microns (with binning)")
         header["XBINNING"] = (bx, "Camera X Bin")

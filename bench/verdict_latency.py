@@ -1,0 +1,187 @@
+"""From the end of an exposure to its MQTT verdict, for a 26 MP frame, through real servers.
+
+Run: ``.venv/bin/python -m bench.verdict_latency [--repeat N] [--size WxH]``
+
+Parts: Debian's ``indiserver`` with ``indi_simulator_ccd`` in directory mode
+serving sky-simulator frames of the ASI2600MM rig (6248x4176 uint16 by default),
+a ``mosquitto`` broker, and the live agent in passive mode, all on loopback. The
+benchmark plays the capture program: it asks for an exposure, and waits for the
+verdict on ``<base>/<rig>/frame``. Latency = verdict received - (exposure asked
++ exposure time): the driver's readout, BLOB transfer, decoding, saving the frame,
+grading, flagging and publishing.
+
+Baseline (same process, same frames): ``Grader.grade`` alone on the decoded frame.
+The goal of issue #6 is a median latency <= 1.5x the baseline median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from astroiqa_indi.agent import Agent, LiveView
+from astroiqa_indi.cli._watch import notifier_factory
+from astroiqa_indi.config import (
+    MqttSettings,
+    OpticsSettings,
+    Phd2Settings,
+    Profile,
+    default_profile,
+)
+from astroiqa_indi.frames import Frame
+from astroiqa_indi.grading import Grader
+from astroiqa_indi.indi import IndiClient
+from simulators.observatory import write_night_files
+from simulators.sky import SCENARIO_DIR
+from tests._mosquitto import MosquittoBroker
+from tests.indi._support import CCD, IndiServer, connect_device
+
+EXPOSURE_S = 1.0
+RIG = "refractor80_asi2600mm"
+
+
+def _program(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if path is None:
+        sys.exit(f"{name} not found: install indi-bin and mosquitto (see README)")
+    return path
+
+
+async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
+    frames_dir = workdir / "frames"
+    files = write_night_files(
+        SCENARIO_DIR / "night-with-faults.yaml", frames_dir, rig=RIG, size=size, count=3
+    )
+    grader = Grader.load()
+    base = default_profile()
+    profile = dataclasses.replace(
+        base,
+        optics=OpticsSettings(focal_length_mm=480, pixel_size_um=3.76, bayer="none"),
+        phd2=Phd2Settings(enabled=False),
+    )
+    # Baseline: grading alone, on the same frames, after a warm-up.
+    decoded = [
+        Frame.from_path(f.path, pixel_scale_arcsec=profile.optics.pixel_scale()) for f in files
+    ]
+    grader.grade(decoded[0], profile)
+    alone = []
+    for n in range(repeat):
+        t0 = time.perf_counter()
+        grader.grade(decoded[n % len(decoded)], profile)
+        alone.append(time.perf_counter() - t0)
+    del decoded
+
+    indi = IndiServer(program=_program("indiserver"), home=workdir)
+    broker = MosquittoBroker(_program("mosquitto"), workdir / "broker")
+    indi.start(new_port_if_taken=True)
+    broker.start()
+    try:
+        profile = dataclasses.replace(
+            profile,
+            indi=dataclasses.replace(base.indi, port=indi.port, ccd_device=CCD, mode="passive"),
+            mqtt=MqttSettings(host="127.0.0.1", port=broker.port, base_topic="bench"),
+        )
+        latencies, landed = await _session(profile, grader, frames_dir, workdir, repeat)
+    finally:
+        broker.stop()
+        indi.stop()
+
+    base_s = statistics.median(alone)
+    median = statistics.median(latencies)
+    print(f"frame {size[0]}x{size[1]} uint16 ({RIG}), exposure {EXPOSURE_S} s, median of {repeat}")
+    print(f"  {'baseline: Grader.grade alone':<48} {base_s * 1000:8.0f} ms  (1.00x)")
+    print(
+        f"  {'agent: BLOB landed -> verdict (journal)':<48} "
+        f"{statistics.median(landed) * 1000:8.0f} ms  ({statistics.median(landed) / base_s:.2f}x)"
+    )
+    print(
+        f"  {'end of exposure -> MQTT verdict received':<48} "
+        f"{median * 1000:8.0f} ms  ({median / base_s:.2f}x; goal <= 1.5x)"
+    )
+
+
+async def _session(
+    profile: Profile, grader: Grader, frames_dir: Path, workdir: Path, repeat: int
+) -> tuple[list[float], list[float]]:
+    mqtt = profile.mqtt
+    assert mqtt is not None
+    verdicts: asyncio.Queue[float] = asyncio.Queue()
+
+    async def listen(ready: asyncio.Event) -> None:
+        async with aiomqtt.Client(mqtt.host, mqtt.port) as client:
+            await client.subscribe(f"{mqtt.base_topic}/+/frame", qos=1)
+            ready.set()
+            async for _ in client.messages:
+                verdicts.put_nowait(time.perf_counter())
+
+    async with IndiClient(port=profile.indi.port, blobs=False) as capture:
+        await connect_device(capture, CCD)
+        await capture.set_text(
+            CCD, "CCD_DIRECTORY_LOCATION", {"LOCATION": str(frames_dir)}, wait=True
+        )
+        await capture.set_switch(CCD, "CCD_DIRECTORY_TOGGLE", {"INDI_ENABLED": True}, wait=True)
+        agent = Agent(
+            profile,
+            grader=grader,
+            out_dir=workdir / "session",
+            max_frames=repeat + 1,
+            notifier_factory=notifier_factory,
+            view=LiveView(enabled=False),
+        )
+        ready = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            listener = tg.create_task(listen(ready))
+            session = tg.create_task(agent.run())
+            await asyncio.wait_for(ready.wait(), 10)
+            while agent.state.value == "idle":
+                await asyncio.sleep(0.05)
+            latencies = []
+            for n in range(repeat + 1):  # the first frame warms the pipeline up
+                asked = time.perf_counter()
+                await capture.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": EXPOSURE_S})
+                received = await asyncio.wait_for(verdicts.get(), 120)
+                if n:
+                    latencies.append(received - asked - EXPOSURE_S)
+            await session
+            listener.cancel()
+    journal = _journal(workdir / "session" / "journal.jsonl")
+    frames = [line for line in journal if line["kind"] == "frame"][1:]
+    landed = [line["timings"]["landed_to_verdict"] for line in frames]
+    inside = [line["verdict"]["timings"]["total"] for line in frames]
+    print(f"  (grading inside the agent: median {statistics.median(inside) * 1000:.0f} ms)")
+    return latencies, landed
+
+
+def _journal(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--size", default="6248x4176", help="WxH")
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR (new) and keep it")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    if args.keep:
+        Path(args.keep).mkdir(parents=True)
+        asyncio.run(_run((width, height), args.repeat, Path(args.keep)))
+        return
+    with tempfile.TemporaryDirectory(prefix="astroiqa-latency-") as tmp:
+        asyncio.run(_run((width, height), args.repeat, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
