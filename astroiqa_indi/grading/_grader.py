@@ -122,6 +122,49 @@ class Grader:
             out = self._network({"image": image, "table": table}, training=False)
         return np.asarray(out, dtype=np.float64)
 
+    def predict_batch(
+        self, images: np.ndarray, tables: np.ndarray, *, batch_size: int = 256
+    ) -> np.ndarray:
+        """Network probabilities for precomputed representative images and tables.
+
+        Parameters
+        ----------
+        images
+            ``(n, rows * CELL_SIZE, cols * CELL_SIZE)`` representative images (what
+            :func:`astroiqa_indi.training` builds for a dataset); a trailing channel
+            axis of 1 is accepted.
+        tables
+            ``(n, n_nodes + len(METRIC_FEATURES))`` tables.
+        batch_size
+            Frames per network call (bounds memory on large datasets).
+
+        Returns
+        -------
+        ndarray
+            ``(n, 5)`` probabilities in :data:`astroiqa_indi.labels.LABELS` order. The
+            no-stars rule of :meth:`grade` is not applied: these are the network's.
+        """
+        imgs = np.asarray(images, dtype=np.float32)
+        if imgs.ndim == 3:
+            imgs = imgs[..., None]
+        tabs = np.asarray(tables, dtype=np.float32)
+        side = (self.som.rows * CELL_SIZE, self.som.cols * CELL_SIZE)
+        width = self.som.n_nodes + len(METRIC_FEATURES)
+        if imgs.shape[1:] != (*side, 1) or tabs.ndim != 2 or tabs.shape[1] != width:
+            raise ValueError(
+                f"expected images (n, {side[0]}, {side[1]}) and tables (n, {width}); "
+                f"got {images.shape} and {tables.shape}"
+            )
+        if imgs.shape[0] != tabs.shape[0]:
+            raise ValueError(f"{imgs.shape[0]} images but {tabs.shape[0]} tables")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        out = np.zeros((imgs.shape[0], len(LABELS)), np.float64)
+        for start in range(0, imgs.shape[0], batch_size):
+            stop = start + batch_size
+            out[start:stop] = self._predict(imgs[start:stop], tabs[start:stop])
+        return out
+
     def grade(self, frame: Frame, profile: Profile | None = None) -> Verdict:
         """Grade one frame; never raises for a frame without stars."""
         context = GradingContext.for_frame(frame, profile)

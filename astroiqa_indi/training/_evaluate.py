@@ -62,10 +62,7 @@ def evaluate_model(
     grader = Grader.load(model_dir)
     features = load_features(data, workers=workers)
     images, tables = represent_batch(features, grader.som)
-    probs = np.asarray(
-        grader._network({"image": images[..., None], "table": tables}, training=False)
-    )
-    network = np.argmax(probs, axis=1)
+    network = np.argmax(grader.predict_batch(images, tables), axis=1)
     # A frame without usable stars is background_issues by rule, as in Grader.grade.
     no_stars = np.array([s.shape[0] == 0 for s in features.stamps])
     network[no_stars] = LABELS.index("background_issues")

@@ -1,0 +1,84 @@
+"""The shipped grader's public API: grade, grade_async from threads, predict_batch."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from astroiqa_indi.config import loads_profile
+from astroiqa_indi.frames import Frame
+from astroiqa_indi.grading import METRIC_FEATURES, Grader, analyse, default_model_dir, represent
+from astroiqa_indi.grading._represent import CELL_SIZE
+from astroiqa_indi.labels import LABELS
+from simulators.sky import RIGS, conditions_for, profile_yaml, render_frame
+
+RIG = RIGS["refractor80_asi2600mm"]
+PROFILE = loads_profile(profile_yaml(RIG))
+
+
+@pytest.fixture(scope="module")
+def grader() -> Grader:
+    if not (default_model_dir() / "model.json").is_file():
+        pytest.fail("the shipped model is missing from astroiqa_indi/grading/model")
+    return Grader.load()
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[Frame]:
+    out = []
+    for seed, label in enumerate(("good", "very_bad_tracking", "bad_seeing")):
+        rng = np.random.default_rng(100 + seed)
+        array, header, _ = render_frame(RIG, conditions_for(label, RIG, rng), rng, size=(512, 384))
+        out.append(
+            Frame.from_array(array, header=header, pixel_scale_arcsec=RIG.pixel_scale_arcsec)
+        )
+    return out
+
+
+def test_predict_batch_matches_grade(grader: Grader, frames: list[Frame]) -> None:
+    images, tables, verdicts = [], [], []
+    for frame in frames:
+        analysis = analyse(
+            frame.data,
+            saturation=frame.saturation_adu,
+            pixel_scale_arcsec=RIG.pixel_scale_arcsec,
+            max_fwhm_arcsec=PROFILE.quality.max_fwhm_arcsec,
+            nominal_sky_adu=PROFILE.quality.nominal_sky_adu,
+            bias_adu=PROFILE.quality.bias_adu,
+        )
+        image, table = represent(analysis, grader.som)
+        images.append(image)
+        tables.append(table)
+        verdicts.append(grader.grade(frame, PROFILE))
+    probs = grader.predict_batch(np.stack(images), np.stack(tables), batch_size=2)
+    assert probs.shape == (3, len(LABELS))
+    for row, verdict in zip(probs, verdicts, strict=True):
+        expected = [verdict.probabilities[name] for name in LABELS]
+        np.testing.assert_allclose(row / row.sum(), expected, atol=1e-5)
+    # The three frames are drawn for different labels: the network tells them apart.
+    assert len({int(np.argmax(row)) for row in probs}) >= 2
+
+
+def test_predict_batch_rejects_wrong_shapes(grader: Grader) -> None:
+    side = grader.som.rows * CELL_SIZE
+    width = grader.som.n_nodes + len(METRIC_FEATURES)
+    with pytest.raises(ValueError, match="expected images"):
+        grader.predict_batch(np.zeros((2, side, side + 1)), np.zeros((2, width)))
+    with pytest.raises(ValueError, match="expected images"):
+        grader.predict_batch(np.zeros((2, side, side)), np.zeros((2, width - 1)))
+    with pytest.raises(ValueError, match="2 images but 3 tables"):
+        grader.predict_batch(np.zeros((2, side, side)), np.zeros((3, width)))
+
+
+async def test_grade_async_from_threads_gives_the_same_verdicts(
+    grader: Grader, frames: list[Frame]
+) -> None:
+    serial = [grader.grade(frame, PROFILE).probabilities for frame in frames]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        parallel = await asyncio.gather(
+            *(grader.grade_async(frame, PROFILE, executor=pool) for frame in frames * 2)
+        )
+    assert [v.probabilities for v in parallel] == serial * 2
