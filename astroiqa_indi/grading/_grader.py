@@ -131,7 +131,7 @@ class Grader:
         ----------
         images
             ``(n, rows * CELL_SIZE, cols * CELL_SIZE)`` representative images (what
-            :func:`astroiqa_indi.training` builds for a dataset); a trailing channel
+            ``astroiqa_indi.training`` builds for a dataset); a trailing channel
             axis of 1 is accepted.
         tables
             ``(n, n_nodes + len(METRIC_FEATURES))`` tables.
