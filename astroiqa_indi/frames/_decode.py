@@ -190,6 +190,31 @@ def _fits_storage(header: fits.Header) -> tuple[float | None, float | None]:
     return top, physical_blank
 
 
+def _unsigned16(data: bytes, hdu: fits.PrimaryHDU | fits.ImageHDU) -> np.ndarray | None:
+    """Pixels of a plain unsigned 16-bit image straight from the bytes, else ``None``.
+
+    Nearly every camera writes BITPIX 16 with BZERO 32768. astropy reads such an HDU
+    in three passes (copy, byte swap, add BZERO in a wider type); flipping the sign
+    bit of the big-endian words gives the same uint16 values in one pass, which is
+    most of the decoding time of a 26 MP frame landing from INDI.
+    """
+    header = hdu.header
+    if type(hdu) not in (fits.PrimaryHDU, fits.ImageHDU) or header.get("BITPIX") != 16:
+        return None
+    if header.get("BZERO") != 32768 or header.get("BSCALE", 1) != 1 or "BLANK" in header:
+        return None
+    shape = tuple(int(n) for n in hdu.shape)
+    info = hdu.fileinfo()  # the HDU's own: HDUList.fileinfo would re-verify the header
+    if not info:
+        return None
+    offset = int(info["datLoc"])
+    count = math.prod(shape)
+    if offset + 2 * count > len(data):
+        return None  # truncated: astropy's path says so in its own words
+    raw = np.frombuffer(data, dtype=">u2", count=count, offset=offset)
+    return np.bitwise_xor(raw, np.uint16(0x8000), dtype=np.uint16).reshape(shape)
+
+
 def _decode_fits(data: bytes, source: str) -> Decoded:
     with (
         _guard(source, "not a readable FITS file"),
@@ -197,7 +222,9 @@ def _decode_fits(data: bytes, source: str) -> Decoded:
     ):
         index, hdu = _first_image(hdus, source)
         top, blank = _fits_storage(hdu.header)
-        samples = hdu.data  # read here, while the file is open
+        samples = _unsigned16(data, hdu)
+        if samples is None:
+            samples = hdu.data  # read here, while the file is open
         if samples is None or samples.ndim not in (2, 3):
             raise FrameError(f"{source}: HDU {index} has no pixels")
         header = _image_header(hdus, index, hdu, source)
