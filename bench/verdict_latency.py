@@ -80,6 +80,13 @@ async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
         grader.grade(decoded[n % len(decoded)], profile)
         alone.append(time.perf_counter() - t0)
     del decoded
+    blobs = [f.path.read_bytes() for f in files]
+    decode = []
+    for n in range(repeat):
+        t0 = time.perf_counter()
+        Frame.from_bytes(blobs[n % len(blobs)], ".fits", bayer="none")
+        decode.append(time.perf_counter() - t0)
+    del blobs
 
     indi = IndiServer(program=_program("indiserver"), home=workdir)
     broker = MosquittoBroker(_program("mosquitto"), workdir / "broker")
@@ -103,6 +110,16 @@ async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
     print(
         f"  {'agent: BLOB landed -> verdict (journal)':<48} "
         f"{statistics.median(landed) * 1000:8.0f} ms  ({statistics.median(landed) / base_s:.2f}x)"
+    )
+    decode_s = statistics.median(decode)
+    print(
+        f"  {'(Frame.from_bytes alone, same frames)':<48} {decode_s * 1000:8.0f} ms  "
+        f"({decode_s / base_s:.2f}x)"
+    )
+    transport = median - statistics.median(landed)
+    print(
+        f"  {'(difference: end of exposure -> BLOB landed)':<48} {transport * 1000:8.0f} ms  "
+        f"({transport / base_s:.2f}x)"
     )
     print(
         f"  {'end of exposure -> MQTT verdict received':<48} "
