@@ -44,7 +44,7 @@ from astroiqa_indi.indi import IndiClient
 from simulators.observatory import write_night_files
 from simulators.sky import SCENARIO_DIR
 from tests._mosquitto import MosquittoBroker
-from tests.indi._support import CCD, IndiServer, connect_device
+from tests.indi._support import CCD, IndiServer, serve_directory
 
 EXPOSURE_S = 1.0
 RIG = "refractor80_asi2600mm"
@@ -142,11 +142,7 @@ async def _session(
                 verdicts.put_nowait(time.perf_counter())
 
     async with IndiClient(port=profile.indi.port, blobs=False) as capture:
-        await connect_device(capture, CCD)
-        await capture.set_text(
-            CCD, "CCD_DIRECTORY_LOCATION", {"LOCATION": str(frames_dir)}, wait=True
-        )
-        await capture.set_switch(CCD, "CCD_DIRECTORY_TOGGLE", {"INDI_ENABLED": True}, wait=True)
+        await serve_directory(capture, frames_dir)
         agent = Agent(
             profile,
             grader=grader,

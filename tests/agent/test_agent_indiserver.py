@@ -34,7 +34,7 @@ from astroiqa_indi.indi import IndiClient
 from simulators.observatory import write_night_files
 from simulators.phd2 import Phd2Simulator
 from tests._servers import require_program
-from tests.indi._support import CCD, IndiServer, connect_device, start_exposure
+from tests.indi._support import CCD, IndiServer, serve_directory, start_exposure
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -106,9 +106,7 @@ def _profile(server: IndiServer, *, mode: str, phd2_port: int | None = None) -> 
 async def _serve_directory(server: IndiServer, folder: Path) -> None:
     """What the operator does once in Ekos: switch the camera to the folder."""
     async with IndiClient(port=server.port, blobs=False) as indi:
-        await connect_device(indi, CCD)
-        await indi.set_text(CCD, "CCD_DIRECTORY_LOCATION", {"LOCATION": str(folder)}, wait=True)
-        await indi.set_switch(CCD, "CCD_DIRECTORY_TOGGLE", {"INDI_ENABLED": True}, wait=True)
+        await serve_directory(indi, folder)
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:

@@ -114,6 +114,14 @@ async def connect_device(indi: ClientCore, device: str, *, timeout: float = 10.0
         await indi.set_switch(device, "CONNECTION", {"CONNECT": True}, wait=True, timeout=timeout)
 
 
+async def serve_directory(indi: ClientCore, folder: Path, *, device: str = CCD) -> None:
+    """Connect the CCD simulator and switch it to directory mode on ``folder``: each
+    exposure then sends the folder's next FITS file, in name order."""
+    await connect_device(indi, device)
+    await indi.set_text(device, "CCD_DIRECTORY_LOCATION", {"LOCATION": str(folder)}, wait=True)
+    await indi.set_switch(device, "CCD_DIRECTORY_TOGGLE", {"INDI_ENABLED": True}, wait=True)
+
+
 async def start_exposure(indi: ClientCore, seconds: float, *, device: str = CCD) -> None:
     """Ask for one exposure (returns at once; the BLOB arrives later)."""
     await indi.set_number(device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": seconds})
