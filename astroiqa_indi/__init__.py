@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from astroiqa_indi._malloc import tune_malloc
 from astroiqa_indi.labels import LABELS
 
 try:
@@ -16,4 +17,4 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["LABELS", "__version__"]
+__all__ = ["LABELS", "__version__", "tune_malloc"]

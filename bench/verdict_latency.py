@@ -10,8 +10,13 @@ verdict on ``<base>/<rig>/frame``. Latency = verdict received - (exposure asked
 + exposure time): the driver's readout, BLOB transfer, decoding, saving the frame,
 grading, flagging and publishing.
 
-Baseline (same process, same frames): ``Grader.grade`` alone on the decoded frame.
-The goal of issue #6 is a median latency <= 1.5x the baseline median.
+Baseline (same process, same frames): ``Grader.grade`` alone on the decoded frame,
+timed before and after the session. The goal of issue #6 is a median latency <= 1.5x
+the baseline median.
+
+Like ``astroiqa-indi watch``, the bench first calls :func:`astroiqa_indi.tune_malloc`
+(large blocks from one kept heap); ``--default-malloc`` leaves glibc's defaults, to
+show what that setting is worth.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import resource
 import shutil
 import statistics
 import sys
@@ -29,6 +35,7 @@ from typing import Any
 
 import aiomqtt
 
+from astroiqa_indi import tune_malloc
 from astroiqa_indi.agent import Agent, LiveView
 from astroiqa_indi.cli._watch import notifier_factory
 from astroiqa_indi.config import (
@@ -74,12 +81,7 @@ async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
         Frame.from_path(f.path, pixel_scale_arcsec=profile.optics.pixel_scale()) for f in files
     ]
     grader.grade(decoded[0], profile)
-    alone = []
-    for n in range(repeat):
-        t0 = time.perf_counter()
-        grader.grade(decoded[n % len(decoded)], profile)
-        alone.append(time.perf_counter() - t0)
-    del decoded
+    alone = _time_grading(grader, decoded, profile, repeat)
     blobs = [f.path.read_bytes() for f in files]
     decode = []
     for n in range(repeat):
@@ -98,14 +100,19 @@ async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
             indi=dataclasses.replace(base.indi, port=indi.port, ccd_device=CCD, mode="passive"),
             mqtt=MqttSettings(host="127.0.0.1", port=broker.port, base_topic="bench"),
         )
-        latencies, landed = await _session(profile, grader, frames_dir, workdir, repeat)
+        latencies, landed, readouts = await _session(profile, grader, frames_dir, workdir, repeat)
     finally:
         broker.stop()
         indi.stop()
+    alone += _time_grading(grader, decoded, profile, repeat)
+    del decoded
 
     base_s = statistics.median(alone)
     median = statistics.median(latencies)
-    print(f"frame {size[0]}x{size[1]} uint16 ({RIG}), exposure {EXPOSURE_S} s, median of {repeat}")
+    print(
+        f"frame {size[0]}x{size[1]} uint16 ({RIG}), exposure {EXPOSURE_S} s, "
+        f"median of {repeat} (baseline: {2 * repeat} timings)"
+    )
     print(f"  {'baseline: Grader.grade alone':<48} {base_s * 1000:8.0f} ms  (1.00x)")
     print(
         f"  {'agent: BLOB landed -> verdict (journal)':<48} "
@@ -121,15 +128,33 @@ async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
         f"  {'(difference: end of exposure -> BLOB landed)':<48} {transport * 1000:8.0f} ms  "
         f"({transport / base_s:.2f}x)"
     )
+    readout = statistics.median(readouts)
+    print(
+        f"  {'  of which the driver, before the first byte':<48} {readout * 1000:8.0f} ms  "
+        f"({readout / base_s:.2f}x; CCD_EXPOSURE leaves Busy)"
+    )
     print(
         f"  {'end of exposure -> MQTT verdict received':<48} "
         f"{median * 1000:8.0f} ms  ({median / base_s:.2f}x; goal <= 1.5x)"
     )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak RSS of this process (grader, agent, clients): {peak:.0f} MB")
+
+
+def _time_grading(
+    grader: Grader, frames: list[Frame], profile: Profile, repeat: int
+) -> list[float]:
+    seconds = []
+    for n in range(repeat):
+        t0 = time.perf_counter()
+        grader.grade(frames[n % len(frames)], profile)
+        seconds.append(time.perf_counter() - t0)
+    return seconds
 
 
 async def _session(
     profile: Profile, grader: Grader, frames_dir: Path, workdir: Path, repeat: int
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float]]:
     mqtt = profile.mqtt
     assert mqtt is not None
     verdicts: asyncio.Queue[float] = asyncio.Queue()
@@ -158,13 +183,19 @@ async def _session(
             await asyncio.wait_for(ready.wait(), 10)
             while agent.state.value == "idle":
                 await asyncio.sleep(0.05)
-            latencies = []
+            latencies, readouts = [], []
             for n in range(repeat + 1):  # the first frame warms the pipeline up
                 asked = time.perf_counter()
-                await capture.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": EXPOSURE_S})
+                # The driver leaves Busy once the frame is read out and encoded, just
+                # before the first byte of its BLOB goes out.
+                await capture.set_number(
+                    CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": EXPOSURE_S}, wait=True, timeout=30
+                )
+                read_out = time.perf_counter()
                 received = await asyncio.wait_for(verdicts.get(), 120)
                 if n:
                     latencies.append(received - asked - EXPOSURE_S)
+                    readouts.append(read_out - asked - EXPOSURE_S)
             await session
             listener.cancel()
     journal = _journal(workdir / "session" / "journal.jsonl")
@@ -172,7 +203,7 @@ async def _session(
     landed = [line["timings"]["landed_to_verdict"] for line in frames]
     inside = [line["verdict"]["timings"]["total"] for line in frames]
     print(f"  (grading inside the agent: median {statistics.median(inside) * 1000:.0f} ms)")
-    return latencies, landed
+    return latencies, landed, readouts
 
 
 def _journal(path: Path) -> list[dict[str, Any]]:
@@ -186,7 +217,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", default="6248x4176", help="WxH")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR (new) and keep it")
+    parser.add_argument(
+        "--default-malloc", action="store_true", help="do not call astroiqa_indi.tune_malloc"
+    )
     args = parser.parse_args()
+    malloc = "glibc defaults" if args.default_malloc or not tune_malloc() else "tune_malloc()"
+    print(f"allocator: {malloc}")
     width, height = (int(v) for v in args.size.split("x"))
     if args.keep:
         Path(args.keep).mkdir(parents=True)

@@ -79,6 +79,7 @@ class SessionSummary:
     alerts: int = 0
     dropped: int = 0
     frame_errors: int = 0
+    save_errors: int = 0
     action_errors: int = 0
     report_csv: Path | None = None
     report_png: Path | None = None
@@ -93,6 +94,7 @@ class SessionSummary:
             "alerts": self.alerts,
             "dropped": self.dropped,
             "frame_errors": self.frame_errors,
+            "save_errors": self.save_errors,
             "action_errors": self.action_errors,
             "report_csv": str(self.report_csv) if self.report_csv else None,
             "report_png": str(self.report_png) if self.report_png else None,
@@ -163,6 +165,7 @@ class Agent:
         self._executor: ThreadPoolExecutor | None = None
         self._probe_pending = False
         self._last_rms: GuideRms | None = None
+        self._save_failing = False
 
     @property
     def state(self) -> AgentState:
@@ -328,66 +331,94 @@ class Agent:
         while True:
             arrival = await self._queue.get()
             index = next(self._counter)
+            path = self._frame_path(arrival.blob, index)
             try:
-                path, frame = await loop.run_in_executor(
-                    self._executor, self._save_and_decode, arrival.blob, index
-                )
+                frame = await loop.run_in_executor(self._executor, self._decode, arrival.blob, path)
             except FrameError as exc:
                 self.summary.frame_errors += 1
                 self._event("frame_error", f"frame {index} unreadable: {exc}", index=index)
+                await self._save(arrival.blob, path)  # still data: kept for a look by day
                 continue
             verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
+            del frame  # 100 MB of float32: not held while the next BLOB lands
             await self._handle(index, path, verdict, arrival)
             if self.max_frames is not None and self.summary.frames >= self.max_frames:
                 self._stop.set()
 
-    def _save_and_decode(self, blob: Blob, index: int) -> tuple[Path, Frame]:
+    def _frame_path(self, blob: Blob, index: int) -> Path:
         stamp = blob.received_at.strftime("%Y%m%dT%H%M%S")
-        path = self.out_dir / "frames" / f"{index:05d}_{stamp}{blob.format}"
-        tmp = path.with_name("." + path.name + ".tmp")
-        tmp.write_bytes(blob.data)
-        tmp.replace(path)
+        return self.out_dir / "frames" / f"{index:05d}_{stamp}{blob.format}"
+
+    def _decode(self, blob: Blob, path: Path) -> Frame:
         optics = self.profile.optics
-        frame = Frame.from_bytes(
+        return Frame.from_bytes(
             blob.data,
             blob.format,
             source=str(path),
             pixel_scale_arcsec=optics.pixel_scale(),
             bayer=optics.bayer,
         )
-        return path, frame
+
+    async def _save(self, blob: Blob, path: Path) -> bool:
+        """Write the BLOB as it came; False, journalled and alerted once per failing
+        spell, when the disk refuses it (full, read-only, gone): grading goes on."""
+        loop = asyncio.get_running_loop()
+        error = await loop.run_in_executor(self._executor, _write_atomically, blob.data, path)
+        if error is None:
+            if self._save_failing:
+                self._save_failing = False
+                self._event("save_ok", f"saving frames again ({path.name})", frame=path.name)
+            return True
+        self.summary.save_errors += 1
+        self._event("save_error", f"could not save {path.name}: {error}", frame=path.name)
+        if not self._save_failing:
+            self._save_failing = True
+            self._raise_alert(
+                Alert(
+                    "save_error",
+                    f"frames are not being saved to {path.parent}: {error.strerror or error}",
+                    "critical",
+                )
+            )
+        return False
 
     # ------------------------------------------------------------------ verdicts out
 
     async def _handle(self, index: int, path: Path, verdict: Verdict, arrival: _Arrival) -> None:
         loop = asyncio.get_running_loop()
-        self._last_frame = path
         self._policy, decision = step(
             self._policy, Observation(verdict.label, arrival.monotonic), self.profile.policy
         )
         actions = await self._act(decision)
-        try:
-            result = await loop.run_in_executor(
-                self._executor,
-                lambda: flag_frame(
-                    path,
-                    verdict,
-                    self.profile.frames,
-                    rejected=not verdict.is_good,
-                    model_version=verdict.model_version,
-                ),
-            )
-            if result.action not in {"none", "kept"}:
-                actions.append(f"flag:{result.action}")
-        except FrameError as exc:
-            self.summary.action_errors += 1
-            self._event("flag_error", f"could not flag {path.name}: {exc}")
         if self._notifier is not None:
             self._notifier.publish_verdict(verdict, frame_name=path.name)
+        published = time.monotonic()
+        # The frame is written only now: 50 MB of page cache flushing to disk slows a
+        # grading running beside it by a fifth, and nobody waits for the file.
+        if await self._save(arrival.blob, path):
+            self._last_frame = path
+            try:
+                result = await loop.run_in_executor(
+                    self._executor,
+                    lambda: flag_frame(
+                        path,
+                        verdict,
+                        self.profile.frames,
+                        rejected=not verdict.is_good,
+                        model_version=verdict.model_version,
+                    ),
+                )
+                if result.action not in {"none", "kept"}:
+                    actions.append(f"flag:{result.action}")
+            except FrameError as exc:
+                self.summary.action_errors += 1
+                self._event("flag_error", f"could not flag {path.name}: {exc}")
+        else:
+            actions.append("not_saved")
         self.summary.frames += 1
         self.summary.labels[verdict.label] += 1
         timings = dict(verdict.timings)
-        timings["landed_to_verdict"] = time.monotonic() - arrival.monotonic
+        timings["landed_to_verdict"] = published - arrival.monotonic
         assert self._journal is not None
         rms = self._guider.rms() if self._guider is not None else None
         self._journal.frame(
@@ -550,3 +581,17 @@ class Agent:
                         self._journal.event("phd2", phd2_event=name)
         except AstroIQAError as exc:
             self._event("phd2_lost", f"PHD2 connection lost: {exc}")
+
+
+def _write_atomically(data: bytes, path: Path) -> OSError | None:
+    """Write ``data`` to ``path`` through a hidden temporary file and a rename, so that
+    ``path`` is either whole or absent; the error, if any, is returned, not raised."""
+    tmp = path.with_name("." + path.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return exc
+    return None

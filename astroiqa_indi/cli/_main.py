@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from astroiqa_indi import __version__
+from astroiqa_indi import __version__, tune_malloc
 from astroiqa_indi.errors import AstroIQAError
 
 # Order is the order shown by --help. A module listed here that does not exist
@@ -26,6 +26,8 @@ _SUBCOMMAND_MODULES = (
     "astroiqa_indi.cli._evaluate",
     "astroiqa_indi.cli._simulate",
 )
+# Commands that grade frame after frame in one process (see astroiqa_indi._malloc).
+_GRADING_COMMANDS = frozenset({"demo", "watch", "grade", "evaluate"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command in _GRADING_COMMANDS:
+        tune_malloc()
     try:
         return int(args.func(args) or 0)
     except AstroIQAError as exc:
