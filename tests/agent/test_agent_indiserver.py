@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiomqtt
 import pytest
@@ -33,7 +32,6 @@ from astroiqa_indi.grading import Grader
 from astroiqa_indi.indi import IndiClient
 from simulators.observatory import write_night_files
 from simulators.phd2 import Phd2Simulator
-from tests._servers import require_program
 from tests.indi._support import CCD, IndiServer, serve_directory, start_exposure
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -65,16 +63,6 @@ def grader() -> Grader:
     return Grader.load()
 
 
-@pytest.fixture
-def indi_server(tmp_path: Path) -> Iterator[IndiServer]:
-    server = IndiServer(program=require_program("indiserver", "indi-bin"), home=tmp_path)
-    server.start(new_port_if_taken=True)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
 def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
     root = tmp_path_factory.mktemp("night")
@@ -86,7 +74,9 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str
     return folder, truth
 
 
-def _profile(server: IndiServer, *, mode: str, phd2_port: int | None = None) -> Profile:
+def _profile(
+    server: IndiServer, *, mode: Literal["passive", "sequence"], phd2_port: int | None = None
+) -> Profile:
     base = default_profile()
     return dataclasses.replace(
         base,
@@ -116,12 +106,12 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 async def test_sequence_through_indiserver_pauses_guiding_and_resumes(
     tmp_path: Path,
     grader: Grader,
-    indi_server: IndiServer,
+    private_indi_server: IndiServer,
     night: tuple[Path, list[dict[str, Any]]],
     mosquitto_broker: Any,
 ) -> None:
     folder, truth = night
-    await _serve_directory(indi_server, folder)
+    await _serve_directory(private_indi_server, folder)
     guider_events: list[str] = []
     received: list[str] = []
 
@@ -144,7 +134,7 @@ async def test_sequence_through_indiserver_pauses_guiding_and_resumes(
                     guider_events.append(type(event).__name__)
 
         profile = dataclasses.replace(
-            _profile(indi_server, mode="sequence", phd2_port=phd2.port),
+            _profile(private_indi_server, mode="sequence", phd2_port=phd2.port),
             mqtt=MqttSettings(host="127.0.0.1", port=mosquitto_broker.port, base_topic="iqa-dir"),
         )
         ready = asyncio.Event()
@@ -197,12 +187,12 @@ async def test_sequence_through_indiserver_pauses_guiding_and_resumes(
 async def test_passive_mode_grades_exposures_another_client_takes(
     tmp_path: Path,
     grader: Grader,
-    indi_server: IndiServer,
+    private_indi_server: IndiServer,
     night: tuple[Path, list[dict[str, Any]]],
 ) -> None:
     folder, truth = night
-    await _serve_directory(indi_server, folder)
-    profile = _profile(indi_server, mode="passive")
+    await _serve_directory(private_indi_server, folder)
+    profile = _profile(private_indi_server, mode="passive")
     count = 5
     agent = Agent(
         profile,
@@ -213,7 +203,7 @@ async def test_passive_mode_grades_exposures_another_client_takes(
     )
     session = asyncio.create_task(run_agent(agent))
     # "Ekos": its own connection, exposing one frame after another.
-    async with IndiClient(port=indi_server.port) as ekos:
+    async with IndiClient(port=private_indi_server.port) as ekos:
         stream = ekos.blobs(device=CCD)
         while agent.state.value == "idle":
             await asyncio.sleep(0.05)
@@ -232,10 +222,10 @@ async def test_passive_mode_grades_exposures_another_client_takes(
 
 
 async def test_sequence_connects_the_camera_and_grades_its_star_field(
-    tmp_path: Path, grader: Grader, indi_server: IndiServer
+    tmp_path: Path, grader: Grader, private_indi_server: IndiServer
 ) -> None:
     # Nobody has connected the CCD Simulator: in sequence mode the agent does.
-    base = _profile(indi_server, mode="sequence")
+    base = _profile(private_indi_server, mode="sequence")
     profile = dataclasses.replace(
         base,
         optics=OpticsSettings(focal_length_mm=900, pixel_size_um=5.2, bayer="none"),

@@ -1,4 +1,5 @@
-"""Fixtures: Debian's indiserver with the CCD, telescope and focuser simulators.
+"""Fixtures (a pytest plugin, see tests/conftest.py): Debian's indiserver with the CCD,
+telescope and focuser simulators.
 
 Each server gets a free loopback port and its own ``HOME`` (drivers save their
 configuration in ``$HOME/.indi``), has ``simulators/`` first on ``PATH`` so that
