@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import dataclasses
 import resource
-import shutil
 import statistics
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from astroiqa_indi.indi import IndiClient
 from simulators.observatory import write_night_files
 from simulators.sky import SCENARIO_DIR
 from tests._mosquitto import MosquittoBroker
+from tests._servers import find_program
 from tests.indi._support import CCD, IndiServer, serve_directory
 
 EXPOSURE_S = 1.0
@@ -58,7 +58,7 @@ RIG = "refractor80_asi2600mm"
 
 
 def _program(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    path = find_program(name)
     if path is None:
         sys.exit(f"{name} not found: install indi-bin and mosquitto (see README)")
     return path

@@ -11,9 +11,14 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def find_program(program: str) -> str | None:
+    """Path of ``program`` on ``PATH`` or in the sbin folders (mosquitto lives there)."""
+    return shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/local/sbin")
+
+
 def require_program(program: str, package: str) -> str:
     """Path of ``program``; skip locally, fail under CI=true, when it is missing."""
-    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/local/sbin")
+    path = find_program(program)
     if path is None:
         message = f"{program} not found: install the Debian package {package!r}"
         if IN_CI:
