@@ -20,7 +20,7 @@ from astroiqa_indi.grading._baseline import ClassicalCuts
 from astroiqa_indi.grading._reasons import explain
 from astroiqa_indi.grading._represent import CELL_SIZE, METRIC_FEATURES, analyse, represent
 from astroiqa_indi.grading._som import SomCodebook
-from astroiqa_indi.grading._verdict import Verdict
+from astroiqa_indi.grading._verdict import FrameMetrics, Verdict
 from astroiqa_indi.labels import LABELS
 
 if TYPE_CHECKING:
@@ -222,6 +222,7 @@ class Grader:
             min_stars=context.min_stars,
             sky_ratio=analysis.measured.sky_ratio,
             density_cv=analysis.measured.density_cv,
+            sky_fill=_sky_fill(data, metrics, saturation),
         )
         if metrics.n_stars and max(probs.values()) < _CONFIDENT_PROBABILITY:
             reasons.append(f"top probability only {max(probs.values()):.2f}: borderline frame")
@@ -247,3 +248,17 @@ def _load_keras(path: Path) -> Any:
         return keras.saving.load_model(path, compile=False)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load network {path}: {exc}") from exc
+
+
+def _sky_fill(data: np.ndarray, metrics: FrameMetrics, saturation: float | None) -> float | None:
+    """Sky level / saturation level, where it can be told.
+
+    A 12-bit camera writing BITPIX 16 saturates at 4095, which no header states: a
+    frame without stars whose pixels mostly sit at its own maximum counts as full.
+    """
+    fill = metrics.background / saturation if saturation else None
+    if metrics.n_stars == 0 and data.size and (fill is None or fill < 1.0):
+        top = float(data.max())
+        if top > 0 and np.count_nonzero(data >= top) > data.size // 2:
+            return 1.0
+    return fill

@@ -7,6 +7,10 @@ from astroiqa_indi.grading._verdict import FrameMetrics
 __all__ = ["explain"]
 
 
+# A median sky this close to the top leaves no room for stars: they are clipped flat.
+_SATURATED_SKY = 0.9
+
+
 def _fwhm_text(m: FrameMetrics) -> str:
     if m.fwhm_arcsec is not None:
         return f'FWHM {m.fwhm_arcsec:.1f}"'
@@ -23,6 +27,7 @@ def explain(
     min_stars: int,
     sky_ratio: float | None,
     density_cv: float,
+    sky_fill: float | None = None,
 ) -> list[str]:
     """Reasons for ``label``, most telling first, plus caveats about confidence."""
     reasons: list[str] = []
@@ -39,7 +44,12 @@ def explain(
         ratio = f" ({m.fwhm_ratio:.2f}x)" if m.fwhm_ratio is not None else ""
         reasons.append(f"round but bloated stars: {_fwhm_text(m)}{limit}{ratio}: seeing or focus")
     elif label == "background_issues":
-        if m.n_stars == 0:
+        if sky_fill is not None and sky_fill >= _SATURATED_SKY:
+            reasons.append(
+                f"sky at {100 * sky_fill:.0f}% of the camera's saturation level: "
+                "overexposed, moon or twilight"
+            )
+        elif m.n_stars == 0:
             reasons.append("no usable stars detected: clouds, dew, a closed cover or daylight")
         if m.gradient > 0.15:
             reasons.append(f"sky varies {100 * m.gradient:.0f}% across the frame: gradient")

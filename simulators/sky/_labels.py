@@ -20,6 +20,7 @@ class _Thresholds:
     bi_transparency: float = 0.5
     bi_gradient: float = 0.30
     bi_sky_ratio: float = 6.0
+    bi_sky_fill: float = 0.8
     # tracking, in units of the FWHM
     vbt_trail: float = 3.0
     bt_trail_low: float = 1.0
@@ -32,6 +33,7 @@ class _Thresholds:
     good_transparency: float = 0.8
     good_gradient: float = 0.15
     good_sky_ratio: float = 3.0
+    good_sky_fill: float = 0.5
 
 
 THRESHOLDS = _Thresholds()
@@ -84,6 +86,8 @@ class Truth:
         Size of the bright target object (0 = none).
     streak
         ``none``, ``satellite`` or ``aircraft``.
+    sky_fill
+        ``P``: (bias + sky) / the pixel's saturation level (ADC top or full well).
     """
 
     fwhm_px: float
@@ -117,6 +121,7 @@ class Truth:
     n_galaxies: int
     target_size_px: float
     streak: str
+    sky_fill: float = 0.0
 
     def to_row(self) -> dict[str, str | int | float]:
         """The truth as one CSV row (field order = declaration order)."""
@@ -139,11 +144,14 @@ def _nearest(truth: Truth, rig: Rig) -> Label:
     w_t = th.good_transparency - th.bi_transparency
     w_g = th.bi_gradient - th.good_gradient
     w_k = th.bi_sky_ratio - th.good_sky_ratio
+    p = truth.sky_fill
+    w_p = th.bi_sky_fill - th.good_sky_fill
     dist: dict[Label, float] = {
         "background_issues": min(
             (t - th.bi_transparency) / w_t,
             (th.bi_gradient - g) / w_g,
             (th.bi_sky_ratio - k) / w_k,
+            (th.bi_sky_fill - p) / w_p,
         ),
         "very_bad_tracking": (th.vbt_trail - lf) / w_hi,
         "bad_tracking": (
@@ -158,6 +166,7 @@ def _nearest(truth: Truth, rig: Rig) -> Label:
             max(0.0, th.good_transparency - t) / w_t,
             max(0.0, g - th.good_gradient) / w_g,
             max(0.0, k - th.good_sky_ratio) / w_k,
+            max(0.0, p - th.good_sky_fill) / w_p,
         ),
     }
     # Ties go to the earlier rule.
@@ -196,6 +205,7 @@ def label_of(truth: Truth, rig: Rig) -> tuple[Label, bool]:
         or truth.transparency < th.bi_transparency
         or truth.gradient > th.bi_gradient
         or truth.sky_ratio > th.bi_sky_ratio
+        or truth.sky_fill > th.bi_sky_fill
     ):
         return "background_issues", True
     if trail >= th.vbt_trail * f:
@@ -210,6 +220,7 @@ def label_of(truth: Truth, rig: Rig) -> tuple[Label, bool]:
         and truth.transparency >= th.good_transparency
         and truth.gradient <= th.good_gradient
         and truth.sky_ratio <= th.good_sky_ratio
+        and truth.sky_fill <= th.good_sky_fill
     ):
         return "good", True
     return _nearest(truth, rig), False

@@ -280,5 +280,6 @@ def render_frame(
         n_galaxies=int(cond.n_galaxies),
         target_size_px=float(cond.target_size_px),
         streak=cond.streak,
+        sky_fill=rig.sky_fill(sky_e / gain),
     )
     return array, header, truth

@@ -168,6 +168,16 @@ class Rig:
         """Largest value the camera writes."""
         return 65536 - self.adc_step if self.adc_scaled else 2**self.adc_bits - 1
 
+    def sky_fill(self, sky_adu: float) -> float:
+        """Fraction of the pixel's range taken by bias plus a sky of ``sky_adu``.
+
+        The range ends at the ADC's largest value or at the full well, whichever
+        comes first; at 1 the sky itself is saturated and every star is clipped.
+        """
+        # Calibrated frames were digitised the same way before the bias came off.
+        top = min(float(self.adc_max), self.bias_adu + self.full_well_e / self.gain_e_per_adu)
+        return (self.bias_adu + sky_adu) / top
+
     @property
     def adc_step(self) -> int:
         """Spacing of written values (1, or 2**(16-bits) for scaled ADCs)."""
@@ -456,6 +466,15 @@ def random_rig(rng: np.random.Generator) -> Rig:
     gain = float(rng.uniform(0.08, 1.5))
     tag = f"{int(rng.integers(16**6)):06x}"
     output = str(rng.choice(["uint16", "float32", "calibrated"], p=[0.7, 0.15, 0.15]))
+    nominal_sky = float(np.exp(rng.uniform(np.log(150), np.log(3000))))
+    bias = float(rng.choice([0, 100, 256, 400, 500, 800, 1000, 2048]))
+    scaled = bool(rng.random() < 0.85)
+    if not scaled:
+        # A camera writing its native 12- or 14-bit values counts the same electrons
+        # in coarser units: sky and bias shrink, electrons per ADU grow. (Drawn in
+        # 16-bit units, a 12-bit camera's sky sat at its top value.)
+        step = 2 ** (16 - bits)
+        nominal_sky, bias, gain = nominal_sky / step, float(round(bias / step)), gain * step
     return Rig(
         name=f"random-{tag}",
         pixel_scale_arcsec=round(scale, 4),
@@ -466,13 +485,13 @@ def random_rig(rng: np.random.Generator) -> Rig:
         binning=binning,
         bayer=bayer,
         max_fwhm_arcsec=round(max(max_px * scale, 1.0), 3),
-        nominal_sky_adu=round(float(np.exp(rng.uniform(np.log(150), np.log(3000)))), 1),
+        nominal_sky_adu=round(nominal_sky, 1),
         gain_e_per_adu=round(gain, 3),
         read_noise_e=round(float(rng.uniform(1.0, 10.0)), 2),
-        bias_adu=float(rng.choice([0, 100, 256, 400, 500, 800, 1000, 2048])),
+        bias_adu=bias,
         full_well_e=float(rng.uniform(10000, 60000)),
         adc_bits=bits,
-        adc_scaled=bool(rng.random() < 0.85),
+        adc_scaled=scaled,
         bleed=bool(not colour and rng.random() < 0.3),
         aberration=round(float(rng.choice([0.0, 0.0, rng.uniform(0.02, 0.15)])), 3),
         spikes=bool(rng.random() < 0.25),

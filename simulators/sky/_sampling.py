@@ -252,6 +252,7 @@ def predict_truth(cond: Conditions, rig: Rig, *, gradient: float) -> Truth:
         n_galaxies=cond.n_galaxies,
         target_size_px=cond.target_size_px,
         streak=cond.streak,
+        sky_fill=rig.sky_fill(cond.sky_ratio * rig.nominal_sky_adu),
     )
 
 

@@ -82,3 +82,25 @@ async def test_grade_async_from_threads_gives_the_same_verdicts(
             *(grader.grade_async(frame, PROFILE, executor=pool) for frame in frames * 2)
         )
     assert [v.probabilities for v in parallel] == serial * 2
+
+
+def test_a_saturated_sky_says_so_and_a_dark_empty_frame_does_not(grader: Grader) -> None:
+    # A 12-bit camera writing BITPIX 16: its saturated sky sits at 4095, which no
+    # header states.
+    full = np.full((300, 400), 4095, np.uint16)
+    full[::37, ::41] = 4000  # a few dead columns' worth of lower pixels
+    verdict = grader.grade(Frame.from_array(full), PROFILE)
+    assert verdict.label == "background_issues"
+    assert any("saturation level" in r for r in verdict.reasons), verdict.reasons
+    # A known saturation level: a sky at 95 % of it.
+    rng = np.random.default_rng(5)
+    bright = rng.normal(62_000, 30, (300, 400)).clip(0, 65535).astype(np.uint16)
+    verdict = grader.grade(Frame.from_array(bright), PROFILE)
+    assert verdict.label == "background_issues"
+    assert any("saturation level" in r for r in verdict.reasons), verdict.reasons
+    # Dark sky, no stars (a closed cover): not called saturated.
+    dark = rng.normal(800, 10, (300, 400)).astype(np.float32)
+    verdict = grader.grade(Frame.from_array(dark), PROFILE)
+    assert verdict.label == "background_issues"
+    assert any("no usable stars" in r for r in verdict.reasons), verdict.reasons
+    assert not any("saturation" in r for r in verdict.reasons)

@@ -139,3 +139,38 @@ def test_ambiguous_in_two_bands_is_labelled_by_the_nearest() -> None:
     assert label_of(truth(trail=0.72, seeing=1.13), RIG) == ("bad_seeing", False)
     # deep in the trail band towards bad_tracking, barely out of good in seeing
     assert label_of(truth(trail=0.98, seeing=0.92), RIG) == ("bad_tracking", False)
+
+
+def test_a_sky_near_saturation_is_a_background_issue() -> None:
+    assert label_of(replace(truth(), sky_fill=THRESHOLDS.bi_sky_fill + EPS), RIG) == (
+        "background_issues",
+        True,
+    )
+    # Between the bands: not clear; nearer saturation reads as background_issues.
+    assert label_of(replace(truth(), sky_fill=0.75), RIG) == ("background_issues", False)
+    assert label_of(replace(truth(), sky_fill=0.55), RIG) == ("good", False)
+    assert label_of(replace(truth(), sky_fill=THRESHOLDS.good_sky_fill), RIG) == ("good", True)
+    # Tracking still wins below saturation, as for the other background limits.
+    assert label_of(replace(truth(trail=4.0), sky_fill=0.7), RIG) == ("very_bad_tracking", True)
+
+
+def test_sky_fill_counts_bias_and_ends_at_the_adc_or_the_full_well() -> None:
+    rig = RIGS["refractor80_asi2600mm"]
+    top = min(rig.adc_max, rig.bias_adu + rig.full_well_e / rig.gain_e_per_adu)
+    assert rig.sky_fill(0.0) == pytest.approx(rig.bias_adu / top)
+    assert rig.sky_fill(top - rig.bias_adu) == pytest.approx(1.0)
+
+
+def test_random_rigs_keep_a_clean_sky_well_below_saturation() -> None:
+    import numpy as np
+
+    from simulators.sky import random_rig
+
+    rng = np.random.default_rng(7)
+    fills = []
+    for _ in range(400):
+        rig = random_rig(rng)
+        # A clean sky is at most 3x the nominal level (rule 5).
+        fills.append(rig.sky_fill(THRESHOLDS.good_sky_ratio * rig.nominal_sky_adu))
+    assert max(fills) < 1.0
+    assert np.mean(np.array(fills) <= THRESHOLDS.good_sky_fill) > 0.9
