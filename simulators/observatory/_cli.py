@@ -50,6 +50,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     files.add_argument("--size", default="640x480", metavar="WxH", help="sensor crop")
     files.add_argument("--seed", type=int, default=1, help="camera noise seed")
     files.add_argument("--count", type=int, help="frames (default: one pass of the night)")
+    files.add_argument(
+        "--workers", type=int, default=1, help="processes rendering in parallel (same files)"
+    )
     files.set_defaults(func=run_night_files)
     return parser
 
@@ -71,6 +74,7 @@ def run_night_files(args: argparse.Namespace) -> int:
             size=(width, height),
             seed=args.seed,
             count=args.count,
+            workers=args.workers,
         )
     except (ValueError, OSError) as exc:
         print(f"astroiqa-indi simulate night-files: error: {exc}", file=sys.stderr)

@@ -48,6 +48,57 @@ class NightFile:
     clear: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Job:
+    scenario: Path
+    rig: str
+    size: tuple[int, int]
+    seed: int
+    index: int
+    folder: Path
+
+
+_Cameras = dict[tuple[str, tuple[int, int], int], SkyCamera]
+_WORKER_CAMERAS: _Cameras = {}  # one per spawned worker process, which ends with the pool
+_START = datetime(2024, 6, 7, 22, 0, tzinfo=UTC)
+
+
+def _render_in_worker(job: _Job) -> tuple[NightFile, float]:
+    return _render(job, _WORKER_CAMERAS)
+
+
+def _render(job: _Job, cameras: _Cameras) -> tuple[NightFile, float]:
+    """Render and write frame ``job.index``.
+
+    Frame ``n`` depends only on ``(seed, n)`` and the scenario time, so any number
+    of workers writes the same bytes.
+    """
+    key = (job.rig, job.size, job.seed)
+    camera = cameras.get(key)
+    if camera is None:
+        camera = cameras[key] = SkyCamera(RIGS[job.rig], size=job.size, seed=job.seed)
+    night = load_scenario(job.scenario)
+    t = (job.index - 1) * night.exposure_s
+    conditions, segment = night.conditions_at(t, camera.rig)
+    result = camera.expose(
+        ExposureRequest(
+            exposure_s=night.exposure_s,
+            start=_START + timedelta(seconds=t),
+            conditions=conditions,
+            x=0,
+            y=0,
+            width=camera.width,
+            height=camera.height,
+            frame_number=job.index,
+        )
+    )
+    path = job.folder / f"frame_{job.index:05d}.fits"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(result.data)
+    tmp.replace(path)
+    return NightFile(job.index, path, segment.name, str(result.label), result.clear), t
+
+
 def write_night_files(
     scenario: str | Path,
     out_dir: str | Path,
@@ -56,6 +107,7 @@ def write_night_files(
     size: tuple[int, int] = (640, 480),
     seed: int = 1,
     count: int | None = None,
+    workers: int = 1,
 ) -> list[NightFile]:
     """Render one pass of ``scenario`` into ``out_dir`` as ``frame_00001.fits``...
 
@@ -74,6 +126,8 @@ def write_night_files(
         Noise seed of the camera (frame ``n`` uses ``(seed, n)``).
     count
         Number of frames; default one pass of the night (duration / exposure).
+    workers
+        Processes rendering frames in parallel; the files are the same for any number.
 
     Returns
     -------
@@ -84,7 +138,8 @@ def write_night_files(
     rig_name = rig or night.rig or "seestar_s50"
     if rig_name not in RIGS:
         raise ValueError(f"unknown rig {rig_name!r}; known: {', '.join(sorted(RIGS))}")
-    camera = SkyCamera(RIGS[rig_name], size=size, seed=seed)
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
     total = count if count is not None else max(1, int(night.duration_s // night.exposure_s))
     if total < 1:
         raise ValueError("count must be >= 1")
@@ -92,37 +147,26 @@ def write_night_files(
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.glob("frame_*.fits")):
         raise ValueError(f"{folder} already holds frame_*.fits files")
-    start = datetime(2024, 6, 7, 22, 0, tzinfo=UTC)
-    written: list[NightFile] = []
+    jobs = [
+        _Job(Path(scenario), rig_name, size, seed, index, folder) for index in range(1, total + 1)
+    ]
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(min(workers, total)) as pool:
+            results = pool.map(_render_in_worker, jobs, chunksize=1)
+    else:
+        cameras: _Cameras = {}
+        results = [_render(job, cameras) for job in jobs]
     with (folder / "truth.jsonl").open("w") as truth_log:
-        for index in range(1, total + 1):
-            t = (index - 1) * night.exposure_s
-            conditions, segment = night.conditions_at(t, camera.rig)
-            result = camera.expose(
-                ExposureRequest(
-                    exposure_s=night.exposure_s,
-                    start=start + timedelta(seconds=t),
-                    conditions=conditions,
-                    x=0,
-                    y=0,
-                    width=camera.width,
-                    height=camera.height,
-                    frame_number=index,
-                )
-            )
-            path = folder / f"frame_{index:05d}.fits"
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(result.data)
-            tmp.replace(path)
-            item = NightFile(index, path, segment.name, str(result.label), result.clear)
-            written.append(item)
+        for item, t in results:
             truth_log.write(
                 json.dumps(
                     {
-                        "frame": index,
-                        "file": path.name,
+                        "frame": item.index,
+                        "file": item.path.name,
                         "scenario_time_s": t,
-                        "segment": segment.name,
+                        "segment": item.segment,
                         "label": item.label,
                         "clear": item.clear,
                         "rig": rig_name,
@@ -130,4 +174,4 @@ def write_night_files(
                 )
                 + "\n"
             )
-    return written
+    return [item for item, _ in results]

@@ -40,6 +40,21 @@ def test_same_seed_same_bytes_and_no_overwrite(tmp_path: Path) -> None:
         write_night_files(NIGHT, tmp_path / "c", rig="no-such-rig", count=1)
 
 
+@pytest.mark.slow
+def test_workers_write_the_same_files_and_truth(tmp_path: Path) -> None:
+    one = write_night_files(NIGHT, tmp_path / "one", size=(96, 64), count=4, seed=9)
+    two = write_night_files(NIGHT, tmp_path / "two", size=(96, 64), count=4, seed=9, workers=2)
+    assert [x.path.read_bytes() for x in one] == [x.path.read_bytes() for x in two]
+    assert [(x.index, x.segment, x.label, x.clear) for x in one] == [
+        (x.index, x.segment, x.label, x.clear) for x in two
+    ]
+    assert (tmp_path / "one" / "truth.jsonl").read_text() == (
+        tmp_path / "two" / "truth.jsonl"
+    ).read_text()
+    with pytest.raises(ValueError, match="workers"):
+        write_night_files(NIGHT, tmp_path / "three", size=(96, 64), count=1, workers=0)
+
+
 def test_cli_writes_and_reports_errors(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "astroiqa_indi", "simulate", "night-files"]
     done = subprocess.run(
