@@ -394,7 +394,7 @@ class Agent:
             self._notifier.publish_verdict(verdict, frame_name=path.name)
         published = time.monotonic()
         # The frame is written only now: 50 MB of page cache flushing to disk slows a
-        # grading running beside it by a fifth, and nobody waits for the file.
+        # grading running beside it, and nobody waits for the file.
         if await self._save(arrival.blob, path):
             self._last_frame = path
             try:

@@ -124,8 +124,8 @@ def to_luminance(
 
     work_type = np.float32 if array.dtype.char in _SMALL_TYPES else np.float64
     work = array.astype(work_type)  # always a fresh copy: the input is never touched
-    # Integers are always finite: the scan (a quarter of the decoding time of a 26 MP
-    # frame) is for floats only.
+    # Integers are always finite: the full-frame scan, a large part of decoding a
+    # 26 MP frame, is for floats only.
     bad: np.ndarray | None = None if array.dtype.kind in "biu" else ~np.isfinite(work)
     if blank is not None:
         # astropy turns BLANK pixels into NaN, except when BLANK is 0 (or data is uint16).
