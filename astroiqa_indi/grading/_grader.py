@@ -90,6 +90,7 @@ class Grader:
         features = tuple(meta.get("metric_features", ()))
         if features != METRIC_FEATURES:
             raise ModelError("model was trained on other table features; retrain with this version")
+        self._table_range = _table_range(meta, som.n_nodes + len(METRIC_FEATURES))
 
     @classmethod
     def load(cls, model_dir: Path | str | None = None) -> Grader:
@@ -118,6 +119,9 @@ class Grader:
         self._predict(np.zeros((1, *side, 1), np.float32), table)
 
     def _predict(self, image: np.ndarray, table: np.ndarray) -> np.ndarray:
+        if self._table_range is not None:
+            # The range the network was trained on (model.json "table_range").
+            table = np.clip(table, *self._table_range)
         with self._lock:
             out = self._network({"image": image, "table": table}, training=False)
         return np.asarray(out, dtype=np.float64)
@@ -262,3 +266,18 @@ def _sky_fill(data: np.ndarray, metrics: FrameMetrics, saturation: float | None)
         if top > 0 and np.count_nonzero(data >= top) > data.size // 2:
             return 1.0
     return fill
+
+
+def _table_range(meta: Mapping[str, Any], width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-column (low, high) of the training table, if the model records one."""
+    recorded = meta.get("table_range")
+    if recorded is None:
+        return None
+    try:
+        low = np.asarray(recorded["low"], np.float32)
+        high = np.asarray(recorded["high"], np.float32)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"model.json table_range is malformed: {exc}") from exc
+    if low.shape != (width,) or high.shape != (width,) or np.any(low > high):
+        raise ModelError(f"model.json table_range does not fit a table of {width} columns")
+    return low, high

@@ -44,6 +44,7 @@ class TrainingOptions:
     batch_size: int = 64
     validation_fraction: float = 0.2
     drop_nominal_fraction: float = 0.5
+    table_clip_percentile: float = 1.0
     workers: int = 1
 
     def __post_init__(self) -> None:
@@ -53,6 +54,8 @@ class TrainingOptions:
             raise ValueError("validation_fraction must be within (0, 0.9)")
         if self.epochs < 1 or self.som_rough_epochs < 1 or self.som_finetune_epochs < 1:
             raise ValueError("epoch counts must be >= 1")
+        if not 0.0 <= self.table_clip_percentile < 50.0:
+            raise ValueError("table_clip_percentile must be within [0, 50)")
 
 
 def split_by_rig(
@@ -144,6 +147,15 @@ def train_model(
     v_img, v_tab = represent_batch(val, som)
     x_tab = _drop_nominal(x_tab, options.drop_nominal_fraction, rng)
     v_tab = _drop_nominal(v_tab, options.drop_nominal_fraction, rng)
+    # The table's heavy tails (densities, ratios of rigs unlike any in training) are
+    # clipped to the training range: an MLP extrapolates them wildly, a cut does not.
+    table_range = None
+    if options.table_clip_percentile > 0:
+        q = options.table_clip_percentile
+        low = np.percentile(x_tab, q, axis=0).astype(np.float32)
+        high = np.percentile(x_tab, 100.0 - q, axis=0).astype(np.float32)
+        x_tab, v_tab = np.clip(x_tab, low, high), np.clip(v_tab, low, high)
+        table_range = {"low": low.tolist(), "high": high.tolist()}
     mean = x_tab.mean(axis=0)
     std = x_tab.std(axis=0)
     std[std < 1e-6] = 1.0
@@ -182,6 +194,7 @@ def train_model(
         "metric_features": list(METRIC_FEATURES),
         "som_shape": [options.som_rows, options.som_cols],
         "cell_size": CELL_SIZE,
+        "table_range": table_range,
         "options": {k: getattr(options, k) for k in options.__dataclass_fields__},
         "data": [str(Path(d)) for d in data],
         "n_train": len(train),

@@ -78,6 +78,23 @@ def test_train_then_grade_and_evaluate(tiny_dataset: Path, tmp_path: Path) -> No
             assert sum(map(sum, scores["confusion"])) == scores["n"]
     json.dumps(result)
 
+    # The table range of the training split is recorded and applied at grading time:
+    # a table far outside it predicts what its clipped copy predicts.
+    table_range = meta["table_range"]
+    low, high = (np.asarray(table_range[k], np.float32) for k in ("low", "high"))
+    assert low.shape == high.shape == (9 + 23,) and np.all(low <= high)
+    image = np.zeros((1, 3 * 16, 3 * 16), np.float32)
+    wild = (high + 1000.0 * (np.abs(high) + 1.0))[None, :]
+    np.testing.assert_allclose(
+        grader.predict_batch(image, wild), grader.predict_batch(image, high[None, :]), atol=1e-6
+    )
+
+    # A damaged range is refused when the model loads, not misapplied later.
+    bad = dict(meta, table_range={"low": [0.0], "high": [1.0]})
+    (tmp_path / "model" / "model.json").write_text(json.dumps(bad))
+    with pytest.raises(ModelError, match="table_range"):
+        Grader.load(tmp_path / "model")
+
 
 def test_missing_model_is_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"model\.json missing"):
