@@ -12,14 +12,12 @@ and callers that grade a stream of frames handle it like an unreadable frame.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import errno
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, Protocol
 from astropy.io import fits
 
 from astroiqa_indi import __version__
+from astroiqa_indi._files import fsync_dir, write_atomically
 from astroiqa_indi.actions._fits_header import (
     find_image_header,
     format_cards,
@@ -221,40 +220,14 @@ def _write_header(
 
 
 # ------------------------------------------------------------ atomic write
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a folder be opened.
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _atomic_write(
     dest: Path, write: Callable[[BinaryIO], object], mode_from: Path | None = None
 ) -> None:
     """Write ``dest`` through a same-folder temporary file, fsync, then rename over it."""
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    except OSError as exc:
+        write_atomically(dest, write, mode_from=mode_from)
+    except OSError as exc:  # only our own temporary file was removed
         raise FrameError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        if mode_from is not None:
-            shutil.copymode(mode_from, tmp)
-        os.replace(tmp, dest)
-    except BaseException as exc:
-        # Only our own temporary file is removed; the destination is untouched.
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise FrameError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-        raise
-    _fsync_dir(dest.parent)
 
 
 # -------------------------------------------------------------------- move
@@ -330,8 +303,8 @@ def _move_no_overwrite(source: Path, dest: Path, *, numbered: bool) -> Path:
                 raise
         else:
             source.unlink()
-        _fsync_dir(target.parent)
-        _fsync_dir(source.parent)
+        fsync_dir(target.parent)
+        fsync_dir(source.parent)
         return target
     raise FileExistsError(errno.EEXIST, "no free name", str(dest))
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from astroiqa_indi._files import write_atomically
 from astroiqa_indi.actions import (
     GuideRms,
     GuideStepEvent,
@@ -584,14 +585,13 @@ class Agent:
 
 
 def _write_atomically(data: bytes, path: Path) -> OSError | None:
-    """Write ``data`` to ``path`` through a hidden temporary file and a rename, so that
-    ``path`` is either whole or absent; the error, if any, is returned, not raised."""
-    tmp = path.with_name("." + path.name + ".tmp")
+    """Write ``data`` to ``path``, whole or not at all; the error is returned, not raised.
+
+    Not fsynced: the agent writes frame after frame, and a sync of 50 MB would hold
+    the worker thread the next frame's grading needs.
+    """
     try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_atomically(path, lambda out: out.write(data), durable=False)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         return exc
     return None

@@ -9,12 +9,12 @@ derived from the report after the run and can be rebuilt at any time.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from astroiqa_indi._files import write_atomically
 from astroiqa_indi.actions import flag_frame
 from astroiqa_indi.errors import FrameError
 from astroiqa_indi.grading import Verdict
@@ -159,16 +159,7 @@ def link_frames(targets: Iterable[Path], folder: Path) -> LinkResult:
 def write_text_atomic(path: Path, text: str) -> Path:
     """Write a small text file through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda out: out.write(text.encode("utf-8")))
     return path
 
 

@@ -10,7 +10,6 @@ line, one row" holds and a torn line is recognisable.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import math
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from astroiqa_indi._files import fsync_dir
 from astroiqa_indi.errors import AstroIQAError
 from astroiqa_indi.grading import FrameMetrics, Verdict
 from astroiqa_indi.labels import LABELS
@@ -220,15 +220,6 @@ class ReportWriter:
             self._fd = None
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def open_report(path: Path, *, resume: bool) -> tuple[ReportWriter, list[ReportRecord]]:
     """Open a report for appending; returns the writer and the rows already in it.
 
@@ -274,5 +265,5 @@ def open_report(path: Path, *, resume: bool) -> tuple[ReportWriter, list[ReportR
     except BaseException:
         os.close(fd)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return ReportWriter(path, fd), [ReportRecord.from_csv(row) for row in rows]

@@ -7,13 +7,14 @@ reports work on headless observatory computers.
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
+from astroiqa_indi._files import write_atomically
 from astroiqa_indi.grading import Verdict
 from astroiqa_indi.labels import LABELS
 
@@ -83,19 +84,17 @@ class ReportRow:
 def write_csv(rows: Sequence[ReportRow], path: Path) -> Path:
     """Write the report atomically (a crash never leaves half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=REPORT_COLUMNS)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(row.as_csv())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def write(out: BinaryIO) -> None:
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        writer = csv.DictWriter(text, fieldnames=REPORT_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.as_csv())
+        text.flush()
+        text.detach()  # the caller closes the file
+
+    write_atomically(path, write)
     return path
 
 

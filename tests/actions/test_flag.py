@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -209,7 +210,7 @@ def test_unwritable_folder_is_a_frame_error(
     def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(_flag.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     for settings_ in (HEADER, SIDECAR):
         with pytest.raises(FrameError, match="Permission denied") as info:
             flag_frame(source, _verdict(), settings_, rejected=True, model_version="v")

@@ -35,19 +35,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, sky_dataset: Path) -> P
         if (default_model_dir() / "model.json").is_file():
             return default_model_dir()
         pytest.skip("neither IntraSOM (the train extra) nor a shipped model is available")
-    from astroiqa_indi.training import TrainingOptions, train_model
+    from astroiqa_indi.training import train_model
+    from tests.training._tiny import TINY_TRAINING
 
     out = tmp_path_factory.mktemp("batch-model") / "model"
-    options = TrainingOptions(
-        epochs=3,
-        som_rows=3,
-        som_cols=3,
-        som_rough_epochs=2,
-        som_finetune_epochs=2,
-        som_samples=500,
-        validation_fraction=0.3,
-    )
-    train_model([sky_dataset], out, options)
+    train_model([sky_dataset], out, TINY_TRAINING)
     return out
 
 

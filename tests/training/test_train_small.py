@@ -13,12 +13,12 @@ from astroiqa_indi.errors import ModelError
 from astroiqa_indi.grading import Grader, GradingContext
 from astroiqa_indi.labels import LABELS
 from astroiqa_indi.training import (
-    TrainingOptions,
     evaluate_model,
     load_features,
     split_by_rig,
     train_model,
 )
+from tests.training._tiny import TINY_TRAINING
 
 # find_spec, not importorskip: importing IntraSOM outside the fence disables logging.
 if importlib.util.find_spec("intrasom") is None:
@@ -47,15 +47,7 @@ def test_features_are_cached_and_split_by_rig(tiny_dataset: Path) -> None:
 
 
 def test_train_then_grade_and_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
-    options = TrainingOptions(
-        epochs=3,
-        som_rows=3,
-        som_cols=3,
-        som_rough_epochs=2,
-        som_finetune_epochs=2,
-        som_samples=500,
-        validation_fraction=0.3,
-    )
+    options = TINY_TRAINING
     meta = train_model([tiny_dataset], tmp_path / "model", options)
     for name in ("som.npz", "network.keras", "cuts.json", "model.json"):
         assert (tmp_path / "model" / name).is_file(), name
