@@ -1,6 +1,7 @@
 """From the end of an exposure to its MQTT verdict, for a 26 MP frame, through real servers.
 
-Run: ``.venv/bin/python -m bench.verdict_latency [--repeat N] [--size WxH]``
+Run: ``.venv/bin/python -m bench.verdict_latency [--repeat N] [--size WxH]
+[--transport tcp|local|both]``
 
 Parts: Debian's ``indiserver`` with ``indi_simulator_ccd`` in directory mode
 serving sky-simulator frames of the ASI2600MM rig (6248x4176 uint16 by default),
@@ -9,6 +10,10 @@ benchmark plays the capture program: it asks for an exposure, and waits for the
 verdict on ``<base>/<rig>/frame``. Latency = verdict received - (exposure asked
 + exposure time): the driver's readout, BLOB transfer, decoding, saving the frame,
 grading, flagging and publishing.
+
+Two sessions on the same server, one per way the agent can reach it: ``tcp``
+(``indi.host``/``port``: base64 text, as for a remote agent) and ``local``
+(``indi.local_socket``: shared memory, for an agent on the indiserver machine).
 
 Baseline (same process, same frames): ``Grader.grade`` alone on the decoded frame,
 timed before and after the session. The goal of issue #6 is a median latency <= 1.5x
@@ -64,7 +69,15 @@ def _program(name: str) -> str:
     return path
 
 
-async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
+_TRANSPORTS = {
+    "tcp": "TCP (base64 text)",
+    "local": "indiserver's local socket (shared memory)",
+}
+
+
+async def _run(
+    size: tuple[int, int], repeat: int, workdir: Path, transports: tuple[str, ...]
+) -> None:
     frames_dir = workdir / "frames"
     files = write_night_files(
         SCENARIO_DIR / "night-with-faults.yaml", frames_dir, rig=RIG, size=size, count=3
@@ -100,7 +113,18 @@ async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
             indi=dataclasses.replace(base.indi, port=indi.port, ccd_device=CCD, mode="passive"),
             mqtt=MqttSettings(host="127.0.0.1", port=broker.port, base_topic="bench"),
         )
-        latencies, landed, readouts = await _session(profile, grader, frames_dir, workdir, repeat)
+        sessions = {}
+        for transport in transports:
+            indi_settings = profile.indi
+            if transport == "local":
+                indi_settings = dataclasses.replace(indi_settings, local_socket=indi.unix_socket)
+            sessions[transport] = await _session(
+                dataclasses.replace(profile, indi=indi_settings),
+                grader,
+                frames_dir,
+                workdir / f"session-{transport}",
+                repeat,
+            )
     finally:
         broker.stop()
         indi.stop()
@@ -108,20 +132,35 @@ async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
     del decoded
 
     base_s = statistics.median(alone)
-    median = statistics.median(latencies)
     print(
         f"frame {size[0]}x{size[1]} uint16 ({RIG}), exposure {EXPOSURE_S} s, "
         f"median of {repeat} (baseline: {2 * repeat} timings)"
     )
     print(f"  {'baseline: Grader.grade alone':<48} {base_s * 1000:8.0f} ms  (1.00x)")
+    decode_s = statistics.median(decode)
+    print(
+        f"  {'Frame.from_bytes alone, same frames':<48} {decode_s * 1000:8.0f} ms  "
+        f"({decode_s / base_s:.2f}x)"
+    )
+    for transport, (latencies, landed, readouts, inside) in sessions.items():
+        print(f"INDI over {_TRANSPORTS[transport]}:")
+        _report(base_s, latencies, landed, readouts, inside)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (grader, agent, clients): {peak:.0f} MB")
+
+
+def _report(
+    base_s: float,
+    latencies: list[float],
+    landed: list[float],
+    readouts: list[float],
+    inside: list[float],
+) -> None:
+    median = statistics.median(latencies)
+    print(f"  {'(grading inside the agent)':<48} {statistics.median(inside) * 1000:8.0f} ms")
     print(
         f"  {'agent: BLOB landed -> verdict (journal)':<48} "
         f"{statistics.median(landed) * 1000:8.0f} ms  ({statistics.median(landed) / base_s:.2f}x)"
-    )
-    decode_s = statistics.median(decode)
-    print(
-        f"  {'(Frame.from_bytes alone, same frames)':<48} {decode_s * 1000:8.0f} ms  "
-        f"({decode_s / base_s:.2f}x)"
     )
     transport = median - statistics.median(landed)
     print(
@@ -137,8 +176,6 @@ async def _run(size: tuple[int, int], repeat: int, workdir: Path) -> None:
         f"  {'end of exposure -> MQTT verdict received':<48} "
         f"{median * 1000:8.0f} ms  ({median / base_s:.2f}x; goal <= 1.5x)"
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak RSS of this process (grader, agent, clients): {peak:.0f} MB")
 
 
 def _time_grading(
@@ -154,7 +191,7 @@ def _time_grading(
 
 async def _session(
     profile: Profile, grader: Grader, frames_dir: Path, workdir: Path, repeat: int
-) -> tuple[list[float], list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float], list[float]]:
     mqtt = profile.mqtt
     assert mqtt is not None
     verdicts: asyncio.Queue[float] = asyncio.Queue()
@@ -171,7 +208,7 @@ async def _session(
         agent = Agent(
             profile,
             grader=grader,
-            out_dir=workdir / "session",
+            out_dir=workdir,
             max_frames=repeat + 1,
             notifier_factory=notifier_factory,
             view=LiveView(enabled=False),
@@ -198,12 +235,11 @@ async def _session(
                     readouts.append(read_out - asked - EXPOSURE_S)
             await session
             listener.cancel()
-    journal = _journal(workdir / "session" / "journal.jsonl")
+    journal = _journal(workdir / "journal.jsonl")
     frames = [line for line in journal if line["kind"] == "frame"][1:]
     landed = [line["timings"]["landed_to_verdict"] for line in frames]
     inside = [line["verdict"]["timings"]["total"] for line in frames]
-    print(f"  (grading inside the agent: median {statistics.median(inside) * 1000:.0f} ms)")
-    return latencies, landed, readouts
+    return latencies, landed, readouts, inside
 
 
 def _journal(path: Path) -> list[dict[str, Any]]:
@@ -217,6 +253,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", default="6248x4176", help="WxH")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR (new) and keep it")
+    parser.add_argument("--transport", choices=("tcp", "local", "both"), default="both")
     parser.add_argument(
         "--default-malloc", action="store_true", help="do not call astroiqa_indi.tune_malloc"
     )
@@ -224,12 +261,13 @@ def main() -> None:
     malloc = "glibc defaults" if args.default_malloc or not tune_malloc() else "tune_malloc()"
     print(f"allocator: {malloc}")
     width, height = (int(v) for v in args.size.split("x"))
+    transports = ("tcp", "local") if args.transport == "both" else (args.transport,)
     if args.keep:
         Path(args.keep).mkdir(parents=True)
-        asyncio.run(_run((width, height), args.repeat, Path(args.keep)))
+        asyncio.run(_run((width, height), args.repeat, Path(args.keep), transports))
         return
     with tempfile.TemporaryDirectory(prefix="astroiqa-latency-") as tmp:
-        asyncio.run(_run((width, height), args.repeat, Path(tmp)))
+        asyncio.run(_run((width, height), args.repeat, Path(tmp), transports))
 
 
 if __name__ == "__main__":

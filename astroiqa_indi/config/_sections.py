@@ -39,6 +39,12 @@ class IndiSettings:
     ----------
     host, port
         INDI server address; port in 1..65535.
+    local_socket
+        Path of indiserver's local socket (``indiserver -u``; ``/tmp/indiserver``
+        unless changed) when the agent runs on the same machine: frames then come as
+        shared memory instead of base64 text over TCP, which saves the server encoding
+        them (docs/benchmarks.md). ``host`` and ``port`` are then unused. Native
+        backend only.
     ccd_device
         INDI device name of the camera, e.g. ``"CCD Simulator"``.
     blob_property
@@ -59,6 +65,7 @@ class IndiSettings:
 
     host: str = "127.0.0.1"
     port: int = 7624
+    local_socket: str | None = None
     ccd_device: str = "CCD Simulator"
     blob_property: str = "CCD1"
     mode: IndiMode = "passive"
@@ -70,6 +77,18 @@ class IndiSettings:
         validate_fields(self)
         check_range(self, "port", ge=1, le=65535)
         check_range(self, "connect_timeout_s", gt=0)
+        if self.local_socket is not None:
+            if not self.local_socket.strip():
+                raise ProfileError(
+                    "must be a path such as /tmp/indiserver, or left out",
+                    key="indi.local_socket",
+                )
+            if self.backend != "native":
+                raise ProfileError(
+                    "the local socket is read by the native backend only; "
+                    "set indi.backend: native or leave local_socket out",
+                    key="indi.local_socket",
+                )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

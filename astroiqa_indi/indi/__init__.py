@@ -90,9 +90,10 @@ def open_client(
 ) -> ClientCore:
     """A client (not yet entered) for ``settings.backend``: ``"native"`` or ``"pyindi"``.
 
-    ``settings`` is a profile's ``indi`` section, or anything with ``host``, ``port``
-    and ``backend``. Use it as ``async with open_client(profile.indi) as indi: ...``;
-    both backends have the same methods (``wait_for``, ``set_number``, ``blobs``, ...).
+    ``settings`` is a profile's ``indi`` section, or anything with ``host``, ``port``,
+    ``backend`` and ``local_socket``. Use it as
+    ``async with open_client(profile.indi) as indi: ...``; both backends have the
+    same methods (``wait_for``, ``set_number``, ``blobs``, ...).
 
     Raises
     ------
@@ -103,10 +104,13 @@ def open_client(
     """
     if settings.backend not in BACKENDS:
         raise ValueError(f"indi.backend must be one of {BACKENDS}, got {settings.backend!r}")
+    if settings.local_socket is not None and settings.backend != "native":
+        raise ValueError("indi.local_socket needs indi.backend 'native'")
     if settings.backend == "native":
         return IndiClient(
             settings.host,
             settings.port,
+            local_socket=settings.local_socket,
             blob_queue_size=blob_queue_size,
             connect_timeout=connect_timeout,
             fail_fast=fail_fast,

@@ -111,6 +111,7 @@ class ClientCore:
             ping_interval=ping_interval,
         )
         self.host, self.port = host, port
+        self._address = f"{host}:{port}"
         self._blob_queue_size = blob_queue_size
         self._connect_timeout = connect_timeout
         self._fail_fast = fail_fast
@@ -206,8 +207,7 @@ class ClientCore:
                     await self._connect(lost)
             except (OSError, TimeoutError, IndiConnectionError) as exc:
                 error = IndiConnectionError(
-                    f"cannot connect to INDI server {self.host}:{self.port}: "
-                    f"{exc or type(exc).__name__}"
+                    f"cannot connect to INDI server {self._address}: {exc or type(exc).__name__}"
                 )
                 error.__cause__ = exc
                 self._close_connections()
@@ -227,7 +227,7 @@ class ClientCore:
                 since = time.monotonic()
                 await self._watch(lost)
                 self._close_connections()
-                error = IndiConnectionError(f"lost INDI server {self.host}:{self.port}")
+                error = IndiConnectionError(f"lost INDI server {self._address}")
                 if self._fail_fast:
                     self._fail(error)
                     return
@@ -240,7 +240,7 @@ class ClientCore:
             if self._policy.max_attempts is not None and attempt >= self._policy.max_attempts:
                 self._fail(
                     IndiConnectionError(
-                        f"gave up on INDI server {self.host}:{self.port} after {attempt} attempts"
+                        f"gave up on INDI server {self._address} after {attempt} attempts"
                     )
                 )
                 return

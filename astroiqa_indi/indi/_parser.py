@@ -450,6 +450,8 @@ class IndiParser:
                 format=attrs.get("format", ""),
                 size=int_attr(attrs, "size", raw, default=0) or 0,
                 enclen=int_attr(attrs, "enclen", raw, default=None),
+                attached=attrs.get("attached") == "true",
+                length=int_attr(attrs, "len", raw, default=None),
             )
         except IndiProtocolError as exc:
             self._abort_blobs()
@@ -514,6 +516,7 @@ class IndiParser:
                 format=header.format,
                 payload=sink.close(),
                 enclen=header.enclen,
+                attached=header.attached,
             )
         )
 

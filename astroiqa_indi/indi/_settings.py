@@ -75,6 +75,9 @@ class IndiEndpoint(Protocol):
     @property
     def backend(self) -> str: ...
 
+    @property
+    def local_socket(self) -> str | None: ...
+
 
 def check_client_options(
     *,

@@ -18,7 +18,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class BlobHeader:
-    """What is known about a ``oneBLOB`` when its payload starts."""
+    """What is known about a ``oneBLOB`` when its payload starts.
+
+    ``attached`` is True when the bytes do not follow as base64 text but come as a
+    shared-memory file descriptor beside the message (indiserver's local socket);
+    ``length`` is then their count (the ``len`` attribute).
+    """
 
     device: str
     vector: str
@@ -26,6 +31,8 @@ class BlobHeader:
     format: str
     size: int
     enclen: int | None
+    attached: bool = False
+    length: int | None = None
 
 
 class PayloadSink(Protocol):

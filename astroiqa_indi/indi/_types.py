@@ -209,7 +209,9 @@ class EncodedBlob:
 
     ``payload`` is what the parser's payload sink returned for this element: with the
     default sink, the base64 text as ``bytes`` (line breaks included). ``enclen`` is the
-    optional length of that text announced by newer servers.
+    optional length of that text announced by newer servers. ``attached`` BLOBs came
+    with no text: their bytes are a shared-memory file descriptor passed beside the
+    message, which only a client of indiserver's local socket receives.
     """
 
     name: str
@@ -217,6 +219,7 @@ class EncodedBlob:
     format: str
     payload: object = field(compare=False, repr=False)
     enclen: int | None = None
+    attached: bool = False
 
 
 @dataclass(frozen=True, slots=True)

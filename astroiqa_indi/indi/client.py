@@ -1,6 +1,6 @@
 """Native asyncio INDI client.
 
-Two TCP connections to the server:
+Two connections to the server, over TCP or over indiserver's local socket:
 
 * **control**: ``getProperties``; property definitions and updates; our ``newXXXVector``.
   BLOBs stay ``Never`` here, so a 60 MB image never sits in front of a state change.
@@ -10,6 +10,10 @@ Two TCP connections to the server:
 Both are :class:`asyncio.Protocol` objects that never pause reading: indiserver drops a
 client that falls 128 MB behind, so back-pressure is handled *after* the socket, in the
 bounded per-subscriber queues of :class:`~astroiqa_indi.indi._blob.BlobStream`.
+
+On the same machine as indiserver, ``local_socket`` connects both through its local
+socket instead, where frames arrive as shared memory rather than base64 text
+(:mod:`astroiqa_indi.indi._local`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from astroiqa_indi.indi._blob import (
     StreamingDecodeSink,
 )
 from astroiqa_indi.indi._core import ClientCore
+from astroiqa_indi.indi._local import FdQueue, SharedMemorySink, open_local_connection
 from astroiqa_indi.indi._settings import ReconnectPolicy
 from astroiqa_indi.indi._types import (
     BlobMode,
@@ -63,14 +68,23 @@ log = logging.getLogger("astroiqa_indi.indi")
 
 
 class _Connection(asyncio.Protocol):
-    """One TCP connection: feeds its parser and hands events to the client."""
+    """One connection: feeds its parser and hands events to the client."""
 
     def __init__(self, name: str, client: IndiClient, lost: asyncio.Future[None]) -> None:
         self.name = name
-        self.parser = IndiParser(sink_factory=client._make_sink)
+        self.parser = IndiParser(sink_factory=self._make_sink)
         self._client = client
         self._lost = lost
         self._transport: asyncio.Transport | None = None
+        self._fds = FdQueue()
+
+    def _make_sink(self, header: BlobHeader) -> PayloadSink:
+        if header.attached:
+            return self._client._make_attached_sink(header, self._fds.pop())
+        return self._client._make_sink(header)
+
+    def fds_received(self, fds: list[int]) -> None:
+        self._fds.extend(fds)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -87,6 +101,7 @@ class _Connection(asyncio.Protocol):
         self._transport = None
         self.parser.eof()
         self._drain()
+        self._fds.close()
         if not self._lost.done():
             self._lost.set_result(None)
         log.info("INDI %s connection closed%s", self.name, f": {exc}" if exc else "")
@@ -120,6 +135,7 @@ class _Connection(asyncio.Protocol):
         """Close now; a BLOB in flight is abandoned (its decoder is released)."""
         self.parser.eof()
         self._drain()
+        self._fds.close()
         if self._transport is not None:
             self._transport.close()
 
@@ -131,6 +147,10 @@ class IndiClient(ClientCore):
     ----------
     host, port
         The INDI server.
+    local_socket
+        Path of indiserver's local socket (its ``-u`` option; ``/tmp/indiserver`` by
+        default) to connect through instead of ``host``/``port``. Only for a server on
+        this machine; frames then arrive as shared memory, not base64 text.
     blobs
         Open the second, BLOB-only connection (default True).
     blob_queue_size
@@ -156,6 +176,7 @@ class IndiClient(ClientCore):
         host: str = "127.0.0.1",
         port: int = 7624,
         *,
+        local_socket: str | None = None,
         blobs: bool = True,
         blob_queue_size: int = 4,
         connect_timeout: float = 5.0,
@@ -175,6 +196,11 @@ class IndiClient(ClientCore):
             ping_interval=ping_interval,
             rng=rng,
         )
+        if local_socket is not None and not local_socket:
+            raise ValueError("local_socket must be a path or None")
+        self.local_socket = local_socket
+        if local_socket is not None:
+            self._address = f"local socket {local_socket}"
         self._use_blob_connection = blobs
         self._inline_limit = inline_decode_limit
         self._control: _Connection | None = None
@@ -208,22 +234,26 @@ class IndiClient(ClientCore):
         self._control = self._blob = None
 
     async def _connect(self, lost: asyncio.Future[None]) -> None:
-        loop = asyncio.get_running_loop()
         self._model.clear()
         self._blob_enabled.clear()
-        _, control = await loop.create_connection(
-            lambda: _Connection("control", self, lost), self.host, self.port
-        )
+        control = await self._open("control", lost)
         self._control = control
         if self._use_blob_connection:
-            _, blob = await loop.create_connection(
-                lambda: _Connection("BLOB", self, lost), self.host, self.port
-            )
+            blob = await self._open("BLOB", lost)
             self._blob = blob
             # BLOB policy first, so the definitions answering getProperties are filtered.
             blob.write(encode_enable_blob(BlobMode.ONLY) + encode_get_properties())
         control.write(encode_get_properties())
-        log.info("connected to INDI server %s:%d", self.host, self.port)
+        log.info("connected to INDI server %s", self._address)
+
+    async def _open(self, name: str, lost: asyncio.Future[None]) -> _Connection:
+        connection = _Connection(name, self, lost)
+        if self.local_socket is not None:
+            await open_local_connection(connection, self.local_socket)
+        else:
+            loop = asyncio.get_running_loop()
+            await loop.create_connection(lambda: connection, self.host, self.port)
+        return connection
 
     async def _watch(self, lost: asyncio.Future[None]) -> None:
         """Return when the connection is lost (or stops answering pings)."""
@@ -269,7 +299,7 @@ class IndiClient(ClientCore):
     def _write_control(self, data: bytes) -> None:
         if self._control is None or not self._control.open:
             raise IndiConnectionError(
-                f"not connected to INDI server {self.host}:{self.port} ({self._state.value})"
+                f"not connected to INDI server {self._address} ({self._state.value})"
             )
         self._control.write(data)
 
@@ -324,6 +354,14 @@ class IndiClient(ClientCore):
         if 0 < announced <= self._inline_limit:
             return InlineDecodeSink(self._loop, self._executor, self._inline_limit)
         return StreamingDecodeSink(self._loop, self._executor)
+
+    def _make_attached_sink(self, header: BlobHeader, fd: int | None) -> PayloadSink:
+        wanted = self._wants_blob(header.device, header.vector)
+        if not wanted:
+            self._count("blobs_ignored")
+        assert self._loop is not None and self._executor is not None
+        length = header.length if header.length is not None else header.size
+        return SharedMemorySink(self._loop, self._executor, fd, length, wanted=wanted)
 
     def _queue_blobs(self, event: SetBlobVector) -> None:
         received_at = dt.datetime.now(dt.UTC)

@@ -75,12 +75,19 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str
 
 
 def _profile(
-    server: IndiServer, *, mode: Literal["passive", "sequence"], phd2_port: int | None = None
+    server: IndiServer,
+    *,
+    mode: Literal["passive", "sequence"],
+    phd2_port: int | None = None,
+    local_socket: bool = False,
 ) -> Profile:
     base = default_profile()
+    indi = dataclasses.replace(base.indi, port=server.port, ccd_device=CCD, mode=mode)
+    if local_socket:
+        indi = dataclasses.replace(indi, local_socket=server.unix_socket)
     return dataclasses.replace(
         base,
-        indi=dataclasses.replace(base.indi, port=server.port, ccd_device=CCD, mode=mode),
+        indi=indi,
         # The driver writes its own header (no BAYERPAT, its own pixel size): the
         # profile states the rig, as it must for any such camera.
         optics=OpticsSettings(focal_length_mm=250, pixel_size_um=2.9, bayer="GRBG"),
@@ -192,7 +199,8 @@ async def test_passive_mode_grades_exposures_another_client_takes(
 ) -> None:
     folder, truth = night
     await _serve_directory(private_indi_server, folder)
-    profile = _profile(private_indi_server, mode="passive")
+    # An agent on the indiserver machine: frames come over the local socket.
+    profile = _profile(private_indi_server, mode="passive", local_socket=True)
     count = 5
     agent = Agent(
         profile,

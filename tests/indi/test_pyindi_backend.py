@@ -43,6 +43,7 @@ class Endpoint:
 
     host: str = "127.0.0.1"
     port: int = 7624
+    local_socket: str | None = None
     backend: str = "pyindi"
 
 
