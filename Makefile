@@ -58,7 +58,7 @@ model: $(STAMP)
 	$(BIN)/astroiqa-indi simulate frames --out $(DATA)/train-random --per-class 300 --seed 1002 --random-rigs --size 640x640 --workers 2
 	$(BIN)/astroiqa-indi simulate frames --out $(DATA)/test-clear --per-class 100 --seed 2001 --random-rigs --size 640x640 --workers 2
 	$(BIN)/astroiqa-indi simulate frames --out $(DATA)/test-boundary --per-class 100 --seed 2002 --random-rigs --boundary --size 640x640 --workers 2
-	$(BIN)/astroiqa-indi train --data $(DATA)/train-named $(DATA)/train-random --out astroiqa_indi/grading/model --seed 0 --epochs 100 --som-shape 8x8 --som-epochs 20,30 --jobs 2
+	$(BIN)/astroiqa-indi train --data $(DATA)/train-named $(DATA)/train-random --out astroiqa_indi/grading/model --seed 0 --epochs 200 --som-shape 8x8 --som-epochs 20,30 --jobs 2
 	$(BIN)/astroiqa-indi evaluate --data $(DATA)/test-clear --jobs 2
 	$(BIN)/astroiqa-indi evaluate --data $(DATA)/test-boundary --jobs 2
 

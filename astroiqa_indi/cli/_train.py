@@ -16,7 +16,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="dataset folders")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=80)
+    p.add_argument(
+        "--epochs", type=int, default=200, help="most epochs; early stopping ends sooner"
+    )
     p.add_argument("--som-shape", default="8x8", help="SOM grid, ROWSxCOLS (default 8x8)")
     p.add_argument("--som-epochs", default="30,40", help="rough,finetune epochs (default 30,40)")
     p.add_argument("--jobs", type=int, default=1, help="processes for feature extraction")

@@ -248,8 +248,10 @@ def _load_keras(path: Path) -> Any:
         raise ModelError(f"network file missing: {path}")
     import keras
 
+    from astroiqa_indi.grading._network import custom_objects
+
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False, custom_objects=custom_objects())
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load network {path}: {exc}") from exc
 

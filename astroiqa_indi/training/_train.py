@@ -39,8 +39,11 @@ class TrainingOptions:
     som_samples: int = 20000
     som_rough_epochs: int = 30
     som_finetune_epochs: int = 40
-    epochs: int = 80
-    patience: int = 12
+    epochs: int = 200
+    patience: int = 20
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
     batch_size: int = 64
     validation_fraction: float = 0.2
     drop_nominal_fraction: float = 0.5
@@ -54,6 +57,12 @@ class TrainingOptions:
             raise ValueError("validation_fraction must be within (0, 0.9)")
         if self.epochs < 1 or self.som_rough_epochs < 1 or self.som_finetune_epochs < 1:
             raise ValueError("epoch counts must be >= 1")
+        if self.patience < 1 or self.batch_size < 1:
+            raise ValueError("patience and batch_size must be >= 1")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError("label_smoothing must be within [0, 1)")
+        if self.learning_rate <= 0 or self.weight_decay < 0:
+            raise ValueError("learning_rate must be > 0 and weight_decay >= 0")
         if not 0.0 <= self.table_clip_percentile < 50.0:
             raise ValueError("table_clip_percentile must be within [0, 50)")
 
@@ -110,6 +119,10 @@ def _som_samples(features: DatasetFeatures, n: int, rng: np.random.Generator) ->
     return np.concatenate(chosen).reshape(-1, 32 * 32).astype(np.float32) / 255.0
 
 
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(len(LABELS), dtype=np.float32)[labels]
+
+
 def _class_weights(labels: np.ndarray) -> dict[int, float]:
     counts = np.bincount(labels, minlength=len(LABELS)).astype(float)
     total = counts.sum()
@@ -164,20 +177,34 @@ def train_model(
         image_shape=x_img.shape[1:3],
         table_mean=mean,
         table_std=std,
+        n_metrics=len(METRIC_FEATURES),
         cell=CELL_SIZE,
         seed=options.seed,
+        learning_rate=options.learning_rate,
+        weight_decay=options.weight_decay,
+        label_smoothing=options.label_smoothing,
     )
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=options.patience, restore_best_weights=True
-    )
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=options.patience, restore_best_weights=True
+        ),
+        # Batch norm and dropout make validation loss noisy; a smaller step once it
+        # stalls lets the best epoch settle instead of stopping on a lucky one.
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss",
+            factor=0.3,
+            patience=max(1, options.patience * 2 // 5),
+            min_lr=options.learning_rate / 100,
+        ),
+    ]
     history = model.fit(
         {"image": x_img[..., None], "table": x_tab},
-        train.labels,
-        validation_data=({"image": v_img[..., None], "table": v_tab}, val.labels),
+        _one_hot(train.labels),
+        validation_data=({"image": v_img[..., None], "table": v_tab}, _one_hot(val.labels)),
         epochs=options.epochs,
         batch_size=options.batch_size,
         class_weight=_class_weights(train.labels),
-        callbacks=[stop],
+        callbacks=callbacks,
         verbose=0,
         shuffle=True,
     )

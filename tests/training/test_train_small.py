@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from astroiqa_indi.errors import ModelError
-from astroiqa_indi.grading import Grader, GradingContext
+from astroiqa_indi.grading import METRIC_FEATURES, Grader, GradingContext
 from astroiqa_indi.labels import LABELS
 from astroiqa_indi.training import (
     evaluate_model,
@@ -70,6 +70,21 @@ def test_train_then_grade_and_evaluate(tiny_dataset: Path, tmp_path: Path) -> No
             assert sum(map(sum, scores["confusion"])) == scores["n"]
     json.dumps(result)
 
+    # The metrics branch reads the metric columns and the hit branch the SOM hits,
+    # whatever the grid: a shifted slice would train and grade on the wrong inputs.
+    import keras
+
+    from astroiqa_indi.grading._network import custom_objects
+
+    network = keras.saving.load_model(
+        tmp_path / "model" / "network.keras", compile=False, custom_objects=custom_objects()
+    )
+    width = 9 + len(METRIC_FEATURES)
+    slices = {
+        layer.name: (layer.start, layer.stop) for layer in network.layers if hasattr(layer, "start")
+    }
+    assert slices == {"metrics": (9, width), "som_hits": (0, 9)}
+
     # The table range of the training split is recorded and applied at grading time:
     # a table far outside it predicts what its clipped copy predicts.
     table_range = meta["table_range"]
@@ -86,6 +101,30 @@ def test_train_then_grade_and_evaluate(tiny_dataset: Path, tmp_path: Path) -> No
     (tmp_path / "model" / "model.json").write_text(json.dumps(bad))
     with pytest.raises(ModelError, match="table_range"):
         Grader.load(tmp_path / "model")
+
+
+def test_network_refuses_a_table_without_room_for_the_metrics() -> None:
+    from astroiqa_indi.grading._network import build_network
+
+    with pytest.raises(ValueError, match="does not fit"):
+        build_network(
+            image_shape=(48, 48),
+            table_mean=np.zeros(5),
+            table_std=np.ones(5),
+            n_metrics=len(METRIC_FEATURES),
+            cell=16,
+        )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"label_smoothing": 1.0}, {"learning_rate": 0.0}, {"patience": 0}, {"weight_decay": -1.0}],
+)
+def test_training_options_are_validated(bad: dict[str, float]) -> None:
+    from astroiqa_indi.training import TrainingOptions
+
+    with pytest.raises(ValueError):
+        TrainingOptions(**bad)  # type: ignore[arg-type]
 
 
 def test_missing_model_is_a_model_error(tmp_path: Path) -> None:
