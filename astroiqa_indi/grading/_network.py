@@ -62,8 +62,8 @@ def build_network(
     The table is the SOM hit map followed by ``n_metrics`` metrics. The metrics
     carry most of the signal, so they get the wide, batch-normalised branch; the
     hit map and the image are squeezed through 16-unit bottlenecks behind heavy
-    dropout. Given as much room as the metrics (the first shipped network), they
-    were learnt by heart and unseen rigs graded worse (docs/model-card.md).
+    dropout. The first shipped network gave them as much room as the metrics and
+    graded unseen rigs worse; docs/model-card.md measures the two recipes as wholes.
 
     The image branch ends with a ``cell``-strided convolution so that each SOM node
     keeps its own features: node position carries meaning (nearby nodes hold
