@@ -162,6 +162,13 @@ async def scripted_server(script: Script) -> AsyncIterator[str]:
         listener.close()
 
 
+@contextlib.asynccontextmanager
+async def scripted_client(script: Script) -> AsyncIterator[tuple[IndiClient, BlobStream]]:
+    """A client of ``scripted_server(script)`` and its stream of the camera's BLOBs."""
+    async with scripted_server(script) as path, IndiClient(local_socket=path) as indi:
+        yield indi, indi.blobs(device=CCD)
+
+
 def memfd_holding(data: bytes, *, extra: int = 0) -> int:
     fd = os.memfd_create("astroiqa-test-blob")
     os.write(fd, data + b"\0" * extra)
@@ -194,11 +201,7 @@ async def test_attached_blob_pairs_with_its_descriptor_in_order() -> None:
             os.close(fd)
         await asyncio.Event().wait()
 
-    async with (
-        scripted_server(script) as path,
-        IndiClient(local_socket=path) as indi,
-    ):
-        stream = indi.blobs(device=CCD)
+    async with scripted_client(script) as (_, stream):
         assert [(await next_blob(stream)).data for _ in payloads] == payloads
 
 
@@ -216,11 +219,7 @@ async def test_attached_blob_without_descriptor_or_too_short_is_a_protocol_error
         os.close(good)
         await asyncio.Event().wait()
 
-    async with (
-        scripted_server(script) as path,
-        IndiClient(local_socket=path) as indi,
-    ):
-        stream = indi.blobs(device=CCD)
+    async with scripted_client(script) as (indi, stream):
         blob = await next_blob(stream, timeout=5)
         assert blob.data == b"0123456789"
         assert indi.stats.protocol_errors == 3
