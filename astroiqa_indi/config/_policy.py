@@ -29,6 +29,12 @@ class QualitySettings:
     bias_adu
         The camera's bias (offset) level, ADU (>= 0), or ``None`` when unknown. Sky
         level and gradient are judged above it; the median of a bias frame gives it.
+    max_elongation
+        Median star axis ratio (a/b, 1..3) this rig accepts, or ``None``. A frame the
+        network calls ``bad_tracking`` whose stars measure no more than this gets the
+        most probable of the other labels instead (``very_bad_tracking`` is never
+        tolerated). For mounts whose subs always show a little elongation, such as
+        alt-az smart telescopes.
     """
 
     _SECTION: ClassVar[str] = "quality"
@@ -38,6 +44,7 @@ class QualitySettings:
     nominal_sky_adu: float | None = None
     min_stars: int = 8
     bias_adu: float | None = None
+    max_elongation: float | None = None
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -45,6 +52,7 @@ class QualitySettings:
         check_range(self, "nominal_sky_adu", ge=0)
         check_range(self, "min_stars", ge=1)
         check_range(self, "bias_adu", ge=0)
+        check_range(self, "max_elongation", ge=1.0, le=3.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

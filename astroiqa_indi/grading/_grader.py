@@ -47,6 +47,7 @@ class GradingContext:
     nominal_sky_adu: float | None = None
     bias_adu: float | None = None
     min_stars: int = 8
+    max_elongation: float | None = None
 
     @classmethod
     def for_frame(cls, frame: Frame, profile: Profile | None) -> GradingContext:
@@ -64,7 +65,21 @@ class GradingContext:
             nominal_sky_adu=profile.quality.nominal_sky_adu,
             bias_adu=profile.quality.bias_adu,
             min_stars=profile.quality.min_stars,
+            max_elongation=profile.quality.max_elongation,
         )
+
+
+# What a profile's max_elongation can excuse: mild elongation, never trails or doubles.
+_TOLERABLE = frozenset({"bad_tracking", "very_bad_tracking"})
+
+
+def _tolerated_elongation(label: str, elongation: float | None, limit: float | None) -> bool:
+    return (
+        label == "bad_tracking"
+        and limit is not None
+        and elongation is not None
+        and elongation <= limit
+    )
 
 
 class Grader:
@@ -203,6 +218,8 @@ class Grader:
         )
         metrics = analysis.measured.metrics
         timings = dict(analysis.timings)
+        tolerated = False
+        top = 1.0
         if metrics.n_stars == 0:
             probs: dict[str, float] = dict.fromkeys(LABELS, 0.0)
             probs["background_issues"] = 1.0
@@ -218,7 +235,15 @@ class Grader:
             out = out / out.sum()
             probs = {name: float(p) for name, p in zip(LABELS, out, strict=True)}
             label = LABELS[int(np.argmax(out))]
-            confident = metrics.n_stars >= context.min_stars and max(out) >= _CONFIDENT_PROBABILITY
+            top = float(max(out))
+            tolerated = _tolerated_elongation(label, metrics.elongation, context.max_elongation)
+            if tolerated:
+                # The network's probabilities stay as they are; the label is the
+                # most probable of those the rig's tolerance leaves.
+                rest = {k: v for k, v in probs.items() if k not in _TOLERABLE}
+                label = max(rest, key=rest.__getitem__)
+                top = rest[label] / sum(rest.values())
+            confident = metrics.n_stars >= context.min_stars and top >= _CONFIDENT_PROBABILITY
         reasons = explain(
             label,
             metrics,
@@ -227,9 +252,10 @@ class Grader:
             sky_ratio=analysis.measured.sky_ratio,
             density_cv=analysis.measured.density_cv,
             sky_fill=_sky_fill(data, metrics, saturation),
+            tolerated_elongation=context.max_elongation if tolerated else None,
         )
-        if metrics.n_stars and max(probs.values()) < _CONFIDENT_PROBABILITY:
-            reasons.append(f"top probability only {max(probs.values()):.2f}: borderline frame")
+        if metrics.n_stars and top < _CONFIDENT_PROBABILITY:
+            reasons.append(f"top probability only {top:.2f}: borderline frame")
         timings["total"] = time.perf_counter() - t0
         return Verdict(
             label=label,  # type: ignore[arg-type]

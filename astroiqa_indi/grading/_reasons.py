@@ -28,9 +28,19 @@ def explain(
     sky_ratio: float | None,
     density_cv: float,
     sky_fill: float | None = None,
+    tolerated_elongation: float | None = None,
 ) -> list[str]:
-    """Reasons for ``label``, most telling first, plus caveats about confidence."""
+    """Reasons for ``label``, most telling first, plus caveats about confidence.
+
+    ``tolerated_elongation``: the profile's ``max_elongation`` when it turned a
+    ``bad_tracking`` call into ``label``.
+    """
     reasons: list[str] = []
+    if tolerated_elongation is not None and m.elongation is not None:
+        reasons.append(
+            f"stars elongated {m.elongation:.2f}:1, within the profile's max_elongation "
+            f"{tolerated_elongation:.2f}: not counted as bad_tracking"
+        )
     coherent = (m.orientation_coherence or 0.0) >= 0.6
     if label in {"bad_tracking", "very_bad_tracking"} and m.elongation is not None:
         where = "coherent across the field" if coherent else "in mixed directions"
@@ -61,7 +71,8 @@ def explain(
             reasons.append("faint, sparse or uneven stars on a troubled sky: clouds or haze")
     elif label == "good":
         ecc = f", e={m.eccentricity:.2f}" if m.eccentricity is not None else ""
-        reasons.append(f"round stars ({_fwhm_text(m)}{ecc}), {m.n_stars} measured, even sky")
+        shape = "stars" if tolerated_elongation is not None else "round stars"
+        reasons.append(f"{shape} ({_fwhm_text(m)}{ecc}), {m.n_stars} measured, even sky")
     if 0 < m.n_stars < min_stars:
         reasons.append(f"only {m.n_stars} usable stars (fewer than {min_stars}): low confidence")
     if m.fwhm_arcsec is None and m.fwhm_px is not None:

@@ -99,9 +99,11 @@ class Verdict:
     Attributes
     ----------
     label
-        One of :data:`astroiqa_indi.labels.LABELS`.
+        One of :data:`astroiqa_indi.labels.LABELS`: the most probable label, unless
+        the profile's ``quality.max_elongation`` excused a ``bad_tracking`` call
+        (then the most probable of the others, and the first reason says so).
     probabilities
-        Probability per label; sums to 1.
+        Probability per label, as the network gave them; sums to 1.
     metrics
         The interpretable measurements.
     reasons

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from astroiqa_indi.config import loads_profile
+from astroiqa_indi.config import Profile, loads_profile
 from astroiqa_indi.frames import Frame
 from astroiqa_indi.grading import METRIC_FEATURES, Grader, analyse, default_model_dir, represent
 from astroiqa_indi.grading._represent import CELL_SIZE
@@ -104,3 +105,41 @@ def test_a_saturated_sky_says_so_and_a_dark_empty_frame_does_not(grader: Grader)
     assert verdict.label == "background_issues"
     assert any("no usable stars" in r for r in verdict.reasons), verdict.reasons
     assert not any("saturation" in r for r in verdict.reasons)
+
+
+def _tracking_frame(seed: int, label: str) -> Frame:
+    rng = np.random.default_rng(seed)
+    array, header, _ = render_frame(RIG, conditions_for(label, RIG, rng), rng, size=(512, 384))
+    return Frame.from_array(array, header=header, pixel_scale_arcsec=RIG.pixel_scale_arcsec)
+
+
+def _with_max_elongation(limit: float) -> Profile:
+    return dataclasses.replace(
+        PROFILE, quality=dataclasses.replace(PROFILE.quality, max_elongation=limit)
+    )
+
+
+def test_max_elongation_excuses_mild_elongation_only(grader: Grader) -> None:
+    frame = _tracking_frame(202, "bad_tracking")
+    strict = grader.grade(frame, PROFILE)
+    assert strict.label == "bad_tracking"  # the premise: the network calls it so
+    ratio = strict.metrics.elongation
+    assert ratio is not None
+
+    tolerant = grader.grade(frame, _with_max_elongation(ratio + 0.05))
+    assert tolerant.label not in {"bad_tracking", "very_bad_tracking"}
+    rest = {k: v for k, v in strict.probabilities.items() if "tracking" not in k}
+    assert tolerant.label == max(rest, key=rest.__getitem__)
+    assert tolerant.probabilities == strict.probabilities  # the network's, untouched
+    assert "not counted as bad_tracking" in tolerant.reasons[0]
+    assert not any(r.startswith("round stars") for r in tolerant.reasons)
+
+    # Stars more elongated than the tolerance stay bad_tracking.
+    assert grader.grade(frame, _with_max_elongation(ratio - 0.05)).label == "bad_tracking"
+
+
+def test_max_elongation_never_excuses_trails(grader: Grader) -> None:
+    frame = _tracking_frame(207, "bad_tracking")
+    strict = grader.grade(frame, PROFILE)
+    assert strict.label == "very_bad_tracking"  # the premise
+    assert grader.grade(frame, _with_max_elongation(3.0)).label == "very_bad_tracking"
