@@ -52,6 +52,9 @@ class SourceSet:
         return int(self.x.size)
 
 
+_PIXEL_VARIANCE = 1.0 / 12.0
+
+
 # FWHM / r50 as a function of the concentration r75 / r25, for Moffat profiles
 # from beta = 1.6 (heavy wings) to a Gaussian. Half-flux radius alone over-reads
 # the FWHM of real (Moffat-like) stars by 15-35 %, depending on the wings.
@@ -128,8 +131,11 @@ def _window_moments(
     xy = (weight * ddx * ddy).sum(axis=(1, 2)) / norm
     mean = 0.5 * (xx + yy)
     diff = np.sqrt(np.maximum(0.25 * (xx - yy) ** 2 + xy**2, 0.0))
-    a2 = np.maximum(mean + diff, 1e-12)
-    b2 = np.maximum(mean - diff, 1e-12)
+    # Nothing imaged through square pixels is narrower than one pixel's own variance,
+    # 1/12 px^2. Noise peaks and one-pixel-wide cosmic-ray tracks measure less (even
+    # less than zero), which made axis ratios of 1e5 on cloud-covered frames.
+    a2 = np.maximum(mean + diff, _PIXEL_VARIANCE)
+    b2 = np.maximum(mean - diff, _PIXEL_VARIANCE)
     # A Gaussian window of variance w2 turns a Gaussian of variance s2 into one of
     # s2 * w2 / (s2 + w2): undo it, or every star would look rounder than it is.
     w2 = (sigma**2)[:, None] * np.ones(2)[None, :]

@@ -39,6 +39,20 @@ def test_window_moments_of_an_elongated_gaussian() -> None:
     assert_allclose([a[0], b[0], theta[0]], [3.0, 1.5, 0.0], atol=0.03)
 
 
+def test_window_moments_of_one_pixel_wide_sources_stay_finite() -> None:
+    image = np.zeros((41, 41))
+    image[20, 20] = 50.0  # a hot pixel
+    image[5:15, 30] = 80.0  # a cosmic-ray track, one pixel wide
+    image[25, 5] = -3.0  # a noise dip: negative weights
+    x, y = np.array([20.0, 30.0, 5.0]), np.array([20.0, 10.0, 25.0])
+    a, b, _ = _window_moments(image, x, y, np.full(3, 1.5))
+    # No narrower than a pixel (sqrt(1/12) = 0.289 px, a little more once the window
+    # is undone): the track reads long and thin, but not 1e5:1.
+    assert np.all(b >= 0.28)
+    assert np.all(a / b < 20)
+    assert a[1] / b[1] > 3
+
+
 def test_sky_structure_of_a_linear_ramp() -> None:
     # Sky from 100 to 130 across x: peak-to-peak of the smoothed 8x8 cell map over the median.
     ramp = np.tile(np.linspace(100, 130, 512, dtype=np.float32), (512, 1))
