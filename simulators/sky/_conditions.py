@@ -65,6 +65,11 @@ class Conditions:
         Stars per frame (at most one per 80 px^2 of a small crop), slope ``a``
         of ``N(>flux) ~ flux**-a``, peak signal-to-noise of the faintest star
         at the rig's typical seeing, and the star field's seed.
+    faint_flux_e
+        The faintest star's flux, electrons, when > 0. Left at 0, it follows from
+        ``faint_snr`` and this exposure's sky noise and PSF, which suits frames drawn
+        one by one; a night scenario fixes it, so that its stars keep their
+        brightness when the moon rises or the seeing changes.
     n_galaxies, nebulosity
         Faint galaxies per frame; nebula peak as a fraction of the sky level.
     target_size_px, target_snr, target_ba, target_pa_deg
@@ -117,6 +122,7 @@ class Conditions:
     n_stars: int = 1000
     star_slope: float = 0.8
     faint_snr: float = 1.0
+    faint_flux_e: float = 0.0
     field_seed: int = 0
     n_galaxies: int = 0
     nebulosity: float = 0.0
@@ -178,6 +184,8 @@ class Conditions:
             raise ValueError("star_slope must be 0.2..2")
         if not self.faint_snr > 0:
             raise ValueError("faint_snr must be > 0")
+        if self.faint_flux_e < 0:
+            raise ValueError("faint_flux_e must be >= 0")
         if self.streak not in STREAKS:
             raise ValueError(f"streak must be one of {STREAKS}")
         if len(self.sky_tint) != 3 or min(self.sky_tint) <= 0:

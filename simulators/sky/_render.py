@@ -70,6 +70,17 @@ def reference_fwhm(rig: Rig) -> float:
     return float(np.clip(0.65 * rig.max_fwhm_px, 1.5, 14.0))
 
 
+def faint_flux(rig: Rig, cond: Conditions) -> float:
+    """The faintest star's flux (electrons) that gives it ``cond.faint_snr``.
+
+    Set at the rig's typical seeing, not this exposure's: bloated stars have lower
+    peaks, as in the sky.
+    """
+    sky_e = cond.sky_ratio * rig.nominal_sky_adu * rig.gain_e_per_adu
+    sigma_e = float(np.sqrt(sky_e + rig.read_noise_e**2))
+    return cond.faint_snr * sigma_e / peak_fraction(cond, reference_fwhm(rig))
+
+
 def peak_fraction(cond: Conditions, fwhm: float, path: FloatArray | None = None) -> float:
     """Fraction of a star's flux in its brightest pixel (static PSF, or trailed by ``path``)."""
     prof = profile(cond.psf_kind, cond.moffat_beta)
@@ -180,8 +191,7 @@ def render_frame(
     sky_e = cond.sky_ratio * rig.nominal_sky_adu * gain
     sigma_e = float(np.sqrt(sky_e + rig.read_noise_e**2))
 
-    # star fluxes are set at the rig's typical seeing, not this exposure's
-    f_min = cond.faint_snr * sigma_e / peak_fraction(cond, reference_fwhm(rig))
+    f_min = cond.faint_flux_e or faint_flux(rig, cond)
     field = star_field(cond, width=w, height=h, fwhm=fwhm, f_min=f_min)
 
     if use_fft:

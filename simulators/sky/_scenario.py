@@ -24,9 +24,9 @@ A scenario file (YAML)::
 field linearly from the first to the second value across the segment. Two
 rig-independent pseudo-fields are understood by both: ``trail_fwhm`` (scale
 the tracking amplitudes so that L = value x FWHM) and ``seeing_max`` (FWHM as
-a fraction of the rig's ``max_fwhm_arcsec``). The star field, its density and
-the crop position stay the same for the whole night; the wind shake changes
-with every exposure.
+a fraction of the rig's ``max_fwhm_arcsec``). The star field, its density, the
+stars' fluxes (electrons), the target and the crop position stay the same for
+the whole night; the wind shake changes with every exposure.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ _NIGHT_FIXED = (
     "crop_y",
     "n_galaxies",
     "nebulosity",
+    "target_size_px",
+    "target_snr",
+    "target_ba",
+    "target_pa_deg",
 )
 
 
@@ -161,12 +165,15 @@ class Scenario:
     def conditions_at(self, t_seconds: float, rig: Rig) -> tuple[Conditions, Segment]:
         """Conditions of an exposure starting at ``t_seconds`` and its segment."""
         from ._path import tracking_path, trail_length
+        from ._render import faint_flux
 
         seg, frac = self.segment_at(t_seconds)
         index = self.segments.index(seg)
         night = _base(rig, "good", self.seed, 0xA11)
         base = _base(rig, seg.label, self.seed, index)
         changes: dict[str, Any] = {k: getattr(night, k) for k in _NIGHT_FIXED}
+        # One star field all night: fluxes in electrons, not relative to the sky noise.
+        changes["faint_flux_e"] = night.faint_flux_e or faint_flux(rig, night)
         changes["exposure_s"] = self.exposure_s
         changes["path_seed"] = int(
             np.random.default_rng([self.seed, int(t_seconds * 1000)]).integers(2**31)

@@ -50,6 +50,17 @@ def test_night_with_faults_timeline() -> None:
     assert sc.conditions_at(12.5, rig)[0] == sc.conditions_at(12.5, rig)[0]  # deterministic
 
 
+def test_stars_and_target_keep_their_brightness_all_night() -> None:
+    sc = load_scenario(next(p for p in SCENARIOS if p.stem == "thin-cloud"))
+    rig = RIGS["edgehd8_asi294mc_reducer"]
+    nights = [sc.conditions_at(s.start_s + 1, rig)[0] for s in sc.segments]
+    assert len({c.sky_ratio for c in nights}) > 1  # the sky changes...
+    for key in ("faint_flux_e", "target_size_px", "target_snr", "field_seed"):
+        assert len({getattr(c, key) for c in nights}) == 1, key  # ...the stars do not
+    assert nights[0].faint_flux_e > 0
+    # tests/grading/test_session.py measures the rendered fluxes against the veil.
+
+
 def test_bad_scenarios_are_rejected(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("segments:\n  - {name: x, duration_s: 10, label: nope}\n")
