@@ -6,19 +6,23 @@ Importing this package does not import TensorFlow; :meth:`Grader.load` does.
 from astroiqa_indi.grading._baseline import ClassicalCuts
 from astroiqa_indi.grading._grader import Grader, GradingContext, default_model_dir
 from astroiqa_indi.grading._represent import METRIC_FEATURES, Analysis, analyse, represent
+from astroiqa_indi.grading._session import TransparencyReference, camera_setup
 from astroiqa_indi.grading._som import SomCodebook
-from astroiqa_indi.grading._verdict import FrameMetrics, Verdict
+from astroiqa_indi.grading._verdict import BrightStars, FrameMetrics, Verdict
 
 __all__ = [
     "METRIC_FEATURES",
     "Analysis",
+    "BrightStars",
     "ClassicalCuts",
     "FrameMetrics",
     "Grader",
     "GradingContext",
     "SomCodebook",
+    "TransparencyReference",
     "Verdict",
     "analyse",
+    "camera_setup",
     "default_model_dir",
     "represent",
 ]

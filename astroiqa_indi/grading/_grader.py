@@ -20,6 +20,7 @@ from astroiqa_indi.grading._baseline import ClassicalCuts
 from astroiqa_indi.grading._reasons import explain
 from astroiqa_indi.grading._represent import CELL_SIZE, METRIC_FEATURES, analyse, represent
 from astroiqa_indi.grading._som import SomCodebook
+from astroiqa_indi.grading._sources import bright_stars
 from astroiqa_indi.grading._verdict import FrameMetrics, Verdict
 from astroiqa_indi.labels import LABELS
 
@@ -266,6 +267,7 @@ class Grader:
             timings=timings,
             source=source,
             model_version=self.version,
+            bright_stars=bright_stars(analysis.sources, fwhm_px=metrics.fwhm_px),
         )
 
 

@@ -13,12 +13,15 @@ import numpy as np
 import sep
 from scipy.spatial import cKDTree
 
-__all__ = ["MAX_STARS", "SourceSet", "extract_sources", "fwhm_from_radii"]
+from astroiqa_indi.grading._verdict import BrightStars
+
+__all__ = ["MAX_STARS", "SourceSet", "bright_stars", "extract_sources", "fwhm_from_radii"]
 
 MAX_STARS = 256
 DETECT_SIGMA = 5.0
 _MIN_AREA = 5
 _PIXSTACK = 3_000_000
+_BRIGHT_STARS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,9 @@ class SourceSet:
     all_x: np.ndarray
     all_y: np.ndarray
     all_flux: np.ndarray
+    all_a: np.ndarray
+    all_b: np.ndarray
+    all_saturated: np.ndarray
 
     @property
     def n_kept(self) -> int:
@@ -187,6 +193,9 @@ def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> Sou
             all_x=empty,
             all_y=empty,
             all_flux=empty,
+            all_a=empty,
+            all_b=empty,
+            all_saturated=np.zeros(0, bool),
             **arrays,
         )
 
@@ -248,4 +257,29 @@ def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> Sou
         all_x=x,
         all_y=y,
         all_flux=objects["flux"].astype(np.float64),
+        all_a=objects["a"].astype(np.float64),
+        all_b=objects["b"].astype(np.float64),
+        all_saturated=saturated,
+    )
+
+
+def bright_stars(sources: SourceSet, *, fwhm_px: float | None) -> BrightStars:
+    """The brightest detections of the frame (at most 32), brightest first.
+
+    Fluxes are summed in a circle of 2.5 FWHM (at least 3 px) on the
+    background-subtracted frame. sep's isophotal flux would not do: it misses
+    the light under the detection threshold, a fixed amount per star, so a star
+    dimmed to half would measure less than half.
+    """
+    if sources.all_flux.size == 0:
+        return BrightStars()
+    idx = np.argsort(sources.all_flux)[::-1][:_BRIGHT_STARS]
+    if fwhm_px is None:
+        fwhm_px = 2.0 * float(np.median(np.sqrt(sources.all_a[idx] * sources.all_b[idx])))
+    radius = max(3.0, 2.5 * fwhm_px)
+    flux, _, _ = sep.sum_circle(sources.sub, sources.all_x[idx], sources.all_y[idx], radius)
+    order = np.argsort(flux)[::-1]
+    return BrightStars(
+        tuple(np.asarray(flux, np.float64)[order].tolist()),
+        tuple(sources.all_saturated[idx][order].tolist()),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 
 from astroiqa_indi.labels import LABELS, Label
 
-__all__ = ["FrameMetrics", "Verdict"]
+__all__ = ["BrightStars", "FrameMetrics", "Verdict"]
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -92,6 +93,43 @@ class FrameMetrics:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class BrightStars:
+    """The frame's brightest detections, brightest first: fluxes and saturation.
+
+    Uniform cloud scales every star's flux by the same factor and keeps their order,
+    so the same ranks of two frames of one field compare the same stars, without
+    matching positions (dithers, flips and crops do not matter). Saturated stars
+    are kept in the list, flagged, so that the ranks below them stay aligned.
+
+    Attributes
+    ----------
+    flux
+        Aperture fluxes, ADU above the sky, in decreasing order.
+    saturated
+        One flag per flux.
+    """
+
+    flux: tuple[float, ...] = ()
+    saturated: tuple[bool, ...] = ()
+
+    def __post_init__(self) -> None:
+        flux = tuple(float(f) for f in self.flux)
+        saturated = tuple(bool(s) for s in self.saturated)
+        if len(flux) != len(saturated):
+            raise ValueError("flux and saturated must have the same length")
+        if any(a < b for a, b in itertools.pairwise(flux)):
+            raise ValueError("flux must be in decreasing order")
+        object.__setattr__(self, "flux", flux)
+        object.__setattr__(self, "saturated", saturated)
+
+    def __len__(self) -> int:
+        return len(self.flux)
+
+    def to_dict(self) -> dict[str, list[float] | list[bool]]:
+        return {"flux": list(self.flux), "saturated": list(self.saturated)}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
     """What the grader says about one frame.
@@ -117,6 +155,9 @@ class Verdict:
         Where the frame came from (path or INDI device), if known.
     model_version
         Identifier of the model that produced it (``"rules"`` when no network ran).
+    bright_stars
+        The brightest detections, for comparing frames of one session
+        (:class:`~astroiqa_indi.grading.TransparencyReference`).
     """
 
     label: Label
@@ -127,6 +168,7 @@ class Verdict:
     timings: Mapping[str, float] = field(default_factory=dict)
     source: str | None = None
     model_version: str = "unknown"
+    bright_stars: BrightStars = field(default_factory=BrightStars)
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
@@ -162,4 +204,5 @@ class Verdict:
             "reasons": list(self.reasons),
             "timings": dict(self.timings),
             "model_version": self.model_version,
+            "bright_stars": self.bright_stars.to_dict(),
         }

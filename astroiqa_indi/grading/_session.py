@@ -1,0 +1,141 @@
+"""Transparency against the session: thin cloud that one frame cannot show.
+
+A uniform thin cloud only dims the stars, which a single frame cannot tell from a
+sparse field (docs/model-card.md, known limits). The frames taken minutes earlier of
+the same field, with the same camera setup, can: :class:`TransparencyReference`
+keeps a session's recent good verdicts per setup, compares the fluxes of their
+brightest stars rank by rank (:class:`~astroiqa_indi.grading.BrightStars`), and
+:meth:`TransparencyReference.judge` turns a ``good`` verdict whose stars are much
+fainter than that into ``background_issues``. Pure and immutable, like the policy:
+the caller keeps the newest reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from astroiqa_indi.frames import Frame
+from astroiqa_indi.grading._verdict import Verdict
+
+__all__ = ["TransparencyReference", "camera_setup", "relative_flux"]
+
+_MIN_RANKS = 3
+_SETUP_KEYWORDS = ("FILTER", "XBINNING", "GAIN", "OFFSET", "OBJECT")
+
+
+def camera_setup(frame: Frame) -> str:
+    """What must match for two frames' star fluxes to be compared.
+
+    Exposure time, filter, binning, gain, offset and target (``OBJECT``), from the
+    header where it states them. Frames without these keywords share one setup,
+    so a slew to another field without a new ``OBJECT`` needs a new session.
+    """
+    parts = [f"{frame.exposure_s:g}s" if frame.exposure_s else "?s"]
+    for key in _SETUP_KEYWORDS:
+        value = frame.header.get(key)
+        if value is not None and str(value).strip():
+            parts.append(f"{key}={str(value).strip()}")
+    return " ".join(parts)
+
+
+def relative_flux(frame: Verdict, reference: Verdict) -> float | None:
+    """How bright ``frame``'s stars are against the same field in ``reference``.
+
+    The median flux ratio over the ranks both frames measure well: unsaturated in
+    both, and in the brighter half of each frame's detections (near its threshold a
+    frame misses some stars, which would shift the ranks). ``None`` with fewer than
+    :data:`_MIN_RANKS` such ranks.
+    """
+    a, b = frame.bright_stars, reference.bright_stars
+    usable = min(
+        len(a),
+        len(b),
+        frame.metrics.n_sources // 2,
+        reference.metrics.n_sources // 2,
+    )
+    ratios = [
+        a.flux[k] / b.flux[k]
+        for k in range(usable)
+        if not (a.saturated[k] or b.saturated[k]) and b.flux[k] > 0
+    ]
+    if len(ratios) < _MIN_RANKS:
+        return None
+    return float(np.median(ratios))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransparencyReference:
+    """A session's recent good frames per camera setup, for measuring transparency.
+
+    Attributes
+    ----------
+    window
+        Good frames remembered per setup (the newest).
+    min_frames
+        Good frames a setup needs before frames are judged against it.
+    percentile
+        A frame's transparency is this percentile of its flux ratios to the
+        remembered frames: 10 measures it against the brightest of them, so that
+        a cloud thickening slowly over many frames is still compared with clear
+        sky, not with itself.
+    history
+        Remembered good verdicts per setup, oldest first.
+    """
+
+    window: int = 20
+    min_frames: int = 3
+    percentile: float = 10.0
+    history: Mapping[str, tuple[Verdict, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or not 1 <= self.min_frames <= self.window:
+            raise ValueError("need window >= 1 and 1 <= min_frames <= window")
+        if not 0 <= self.percentile <= 100:
+            raise ValueError("percentile must be within 0..100")
+        object.__setattr__(self, "history", MappingProxyType(dict(self.history)))
+
+    def transparency(self, verdict: Verdict, setup: str) -> float | None:
+        """The frame's star flux against this setup's good frames, or ``None``
+        before :attr:`min_frames` of them or without enough stars to compare."""
+        ratios = [
+            r
+            for ref in self.history.get(setup, ())
+            if (r := relative_flux(verdict, ref)) is not None
+        ]
+        if len(ratios) < self.min_frames:
+            return None
+        return float(np.percentile(ratios, self.percentile))
+
+    def judge(self, verdict: Verdict, setup: str, *, min_transparency: float) -> Verdict:
+        """``verdict``, or ``background_issues`` when its good-looking stars are too faint.
+
+        Only ``good`` verdicts change: every other label already says the frame is
+        bad. The probabilities stay as the network gave them; the first reason
+        gives the measured ratio.
+        """
+        if verdict.label != "good":
+            return verdict
+        ratio = self.transparency(verdict, setup)
+        if ratio is None or ratio >= min_transparency:
+            return verdict
+        reason = (
+            f"stars at {ratio:.2f} of their flux in this session's recent good frames "
+            f"(same field and setup; the profile's min_transparency is "
+            f"{min_transparency:.2f}): thin cloud, haze or dew"
+        )
+        return dataclasses.replace(
+            verdict, label="background_issues", reasons=(reason, *verdict.reasons)
+        )
+
+    def record(self, verdict: Verdict, setup: str) -> TransparencyReference:
+        """The reference with ``verdict`` remembered, if it is a good frame with stars."""
+        if verdict.label != "good" or not verdict.bright_stars:
+            return self
+        history = dict(self.history)
+        history[setup] = (*history.get(setup, ()), verdict)[-self.window :]
+        return dataclasses.replace(self, history=MappingProxyType(history))

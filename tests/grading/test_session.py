@@ -1,0 +1,180 @@
+"""The session transparency rule: star flux against the session's recent good frames."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from astroiqa_indi.frames import Frame
+from astroiqa_indi.grading import (
+    BrightStars,
+    FrameMetrics,
+    TransparencyReference,
+    Verdict,
+    analyse,
+    camera_setup,
+)
+from astroiqa_indi.grading._session import relative_flux
+from astroiqa_indi.grading._sources import bright_stars, extract_sources
+from astroiqa_indi.labels import LABELS
+
+_PROBS = dict(zip(LABELS, (0.7, 0.1, 0.05, 0.1, 0.05), strict=True))
+# A field's 12 brightest stars at full transparency, ADU; the first one saturates.
+_FIELD = np.array([90000.0, 40000, 25000, 18000, 12000, 9000, 7000, 5000, 4000, 3000, 2500, 2000])
+
+
+def _verdict(transparency: float | None, label: str = "good", *, n_sources: int = 24) -> Verdict:
+    if transparency is None:
+        stars = BrightStars()
+    else:
+        flux = _FIELD * transparency
+        stars = BrightStars(tuple(flux), tuple(f >= 60000 for f in flux))
+    metrics = FrameMetrics(n_sources=n_sources, n_stars=min(n_sources, 10))
+    return Verdict(
+        label=label,  # type: ignore[arg-type]
+        probabilities=_PROBS,
+        metrics=metrics,
+        reasons=("round stars",),
+        bright_stars=stars,
+    )
+
+
+def _session(levels: list[float], setup: str = "10s") -> TransparencyReference:
+    reference = TransparencyReference()
+    for level in levels:
+        reference = reference.record(_verdict(level), setup)
+    return reference
+
+
+def test_bright_stars_of_a_frame_come_brightest_first_with_saturation() -> None:
+    image = np.zeros((64, 64), np.float32)
+    image[10:13, 10:13] = 100.0  # 900 ADU
+    image[40:43, 40:43] = 1000.0  # 9000 ADU, at the saturation level
+    image[20:23, 50:53] = 300.0  # 2700 ADU
+    sources = extract_sources(image + 10.0, saturation=1010.0)
+    stars = bright_stars(sources, fwhm_px=3.0)
+    assert stars.flux == pytest.approx((9000.0, 2700.0, 900.0), rel=0.05)
+    assert stars.saturated == (True, False, False)
+    with pytest.raises(ValueError, match="decreasing"):
+        BrightStars((1.0, 2.0), (False, False))
+
+
+def test_relative_flux_compares_the_same_ranks_and_skips_saturated_ones() -> None:
+    clear, veiled = _verdict(1.0), _verdict(0.4, n_sources=10)
+    # Ranks 1-4 (half of the veiled frame's 10 detections, the saturated first skipped).
+    assert relative_flux(veiled, clear) == pytest.approx(0.4)
+    assert relative_flux(clear, veiled) == pytest.approx(2.5)
+    assert relative_flux(_verdict(0.4, n_sources=6), clear) is None  # only 2 usable ranks
+
+
+def test_a_good_frame_with_faint_stars_becomes_background_issues() -> None:
+    reference = _session([1.0, 0.98, 1.01])
+    judged = reference.judge(_verdict(0.4), "10s", min_transparency=0.5)
+    assert judged.label == "background_issues"
+    assert judged.reasons[0].startswith("stars at 0.40 of their flux")
+    assert judged.reasons[1:] == ("round stars",)
+    assert dict(judged.probabilities) == pytest.approx(_PROBS)  # the network's, untouched
+    # Against the brightest of the remembered frames (10th percentile of the ratios).
+    assert reference.transparency(_verdict(0.4), "10s") == pytest.approx(0.4 / 1.008, 1e-3)
+
+
+def test_frames_within_the_limit_and_other_labels_are_left_alone() -> None:
+    reference = _session([1.0, 1.0, 1.0])
+    assert reference.judge(_verdict(0.6), "10s", min_transparency=0.5).label == "good"
+    trailed = _verdict(0.1, "bad_tracking")
+    assert reference.judge(trailed, "10s", min_transparency=0.5) is trailed
+
+
+def test_no_judgement_before_enough_frames_of_the_same_setup() -> None:
+    reference = _session([1.0, 1.0])
+    assert reference.judge(_verdict(0.1), "10s", min_transparency=0.5).label == "good"
+    reference = reference.record(_verdict(1.0), "10s")
+    assert reference.judge(_verdict(0.1), "10s", min_transparency=0.5).label != "good"
+    # Another filter or exposure is another reference.
+    assert reference.judge(_verdict(0.1), "30s FILTER=Ha", min_transparency=0.5).label == "good"
+    assert reference.judge(_verdict(None), "10s", min_transparency=0.5).label == "good"
+
+
+def test_only_good_frames_with_stars_are_remembered() -> None:
+    reference = _session([1.0, 1.0, 1.0])
+    assert reference.record(_verdict(0.2, "background_issues"), "10s") is reference
+    assert reference.record(_verdict(None), "10s") is reference
+    many = _session([1.0 + i / 100 for i in range(30)])
+    kept = many.history["10s"]
+    assert len(kept) == 20 and kept[0].bright_stars.flux[1] == pytest.approx(40000 * 1.10)
+
+
+def test_a_slowly_thickening_cloud_is_measured_against_clear_sky() -> None:
+    # Each frame 8 % fainter than the last: never a big step from the one before.
+    reference = TransparencyReference()
+    labels = []
+    for i in range(15):
+        verdict = reference.judge(_verdict(0.92**i), "10s", min_transparency=0.5)
+        reference = reference.record(verdict, "10s")
+        labels.append(verdict.label)
+    # 0.92**8 = 0.51, 0.92**9 = 0.47: flagged from the ninth or tenth frame on,
+    # against the clear frames among the remembered ones.
+    assert labels.index("background_issues") in (9, 10)
+    assert labels[:9] == ["good"] * 9
+
+
+def test_reference_validates_its_settings() -> None:
+    with pytest.raises(ValueError, match="min_frames"):
+        TransparencyReference(window=3, min_frames=4)
+    with pytest.raises(ValueError, match="percentile"):
+        TransparencyReference(percentile=101)
+
+
+def test_camera_setup_names_exposure_filter_binning_and_target() -> None:
+    header = fits.Header({"FILTER": "Ha ", "XBINNING": 2, "OBJECT": "M 31"})
+    frame = Frame(data=np.zeros((8, 8), np.float32), header=header, exposure_s=300.0)
+    assert camera_setup(frame) == "300s FILTER=Ha XBINNING=2 OBJECT=M 31"
+    bare = Frame(data=np.zeros((8, 8), np.float32))
+    assert camera_setup(bare) == "?s"
+
+
+@pytest.mark.slow
+def test_relative_flux_follows_the_simulated_transparency(tmp_path: Path) -> None:
+    from simulators.observatory import write_night_files
+    from simulators.sky import RIGS, SCENARIO_DIR, load_scenario
+
+    rig = RIGS["edgehd8_asi294mc_reducer"]
+    scenario = load_scenario(SCENARIO_DIR / "thin-cloud.yaml")
+    # The clear start, then the veil thickening from 0.95 to 0.2.
+    files = write_night_files(
+        SCENARIO_DIR / "thin-cloud.yaml", tmp_path, rig=rig.name, size=(480, 360), count=27
+    )
+    verdicts, transparency = [], []
+    for item in files:
+        frame = Frame.from_path(
+            item.path, pixel_scale_arcsec=rig.pixel_scale_arcsec, bayer=rig.bayer
+        )
+        analysis = analyse(
+            frame.data,
+            saturation=frame.saturation_adu,
+            pixel_scale_arcsec=frame.pixel_scale_arcsec,
+            max_fwhm_arcsec=rig.max_fwhm_arcsec,
+            nominal_sky_adu=None,
+        )
+        metrics = analysis.measured.metrics
+        verdicts.append(
+            Verdict(
+                label="good",
+                probabilities=_PROBS,
+                metrics=metrics,
+                bright_stars=bright_stars(analysis.sources, fwhm_px=metrics.fwhm_px),
+            )
+        )
+        conditions, _ = scenario.conditions_at((item.index - 1) * scenario.exposure_s, rig)
+        transparency.append(conditions.transparency)
+    errors = [
+        ratio - t / transparency[0]
+        for verdict, t in zip(verdicts[1:], transparency[1:], strict=True)
+        if (ratio := relative_flux(verdict, verdicts[0])) is not None
+    ]
+    assert len(errors) >= 20
+    # A satellite or a cosmic ray among the brightest detections can shift one
+    # frame's ranks; the rest follow the veil within a few hundredths.
+    assert np.median(np.abs(errors)) < 0.05
+    assert np.mean(np.abs(errors) < 0.08) >= 0.9, errors
