@@ -36,7 +36,7 @@ from astroiqa_indi.agent._view import LiveView
 from astroiqa_indi.config import Profile
 from astroiqa_indi.errors import AstroIQAError, FrameError, GuiderError, IndiError
 from astroiqa_indi.frames import Frame
-from astroiqa_indi.grading import Grader, Verdict
+from astroiqa_indi.grading import Grader, TransparencyReference, Verdict, camera_setup
 from astroiqa_indi.indi import Blob, ClientCore, open_client
 from astroiqa_indi.reports import ReportRow, plot_session, write_csv
 
@@ -151,6 +151,7 @@ class Agent:
         self._view = view or LiveView(enabled=profile.agent.live_view)
         self._state = AgentState.IDLE
         self._policy = PolicyState()
+        self._transparency = TransparencyReference()
         self._queue: asyncio.Queue[_Arrival] = asyncio.Queue(maxsize=profile.agent.queue_size)
         self._stop = asyncio.Event()
         self._sequence_resumed = asyncio.Event()
@@ -341,10 +342,20 @@ class Agent:
                 await self._save(arrival.blob, path)  # still data: kept for a look by day
                 continue
             verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
+            verdict = self._against_session(verdict, camera_setup(frame))
             del frame  # 100 MB of float32: not held while the next BLOB lands
             await self._handle(index, path, verdict, arrival)
             if self.max_frames is not None and self.summary.frames >= self.max_frames:
                 self._stop.set()
+
+    def _against_session(self, verdict: Verdict, setup: str) -> Verdict:
+        """The profile's ``min_transparency`` rule, against this session's good frames."""
+        limit = self.profile.quality.min_transparency
+        if limit is None:
+            return verdict
+        verdict = self._transparency.judge(verdict, setup, min_transparency=limit)
+        self._transparency = self._transparency.record(verdict, setup)
+        return verdict
 
     def _frame_path(self, blob: Blob, index: int) -> Path:
         stamp = blob.received_at.strftime("%Y%m%dT%H%M%S")

@@ -52,7 +52,7 @@ from astroiqa_indi.batch._worker import (
     verdict_from_dict,
 )
 from astroiqa_indi.errors import ModelError
-from astroiqa_indi.grading import default_model_dir
+from astroiqa_indi.grading import TransparencyReference, default_model_dir
 from astroiqa_indi.reports import plot_session
 
 if TYPE_CHECKING:
@@ -145,6 +145,8 @@ class _Run:
     errors: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     action_errors: list[tuple[Path, str]] = field(default_factory=list)
+    min_transparency: float | None = None
+    transparency: TransparencyReference = field(default_factory=TransparencyReference)
 
     @property
     def done(self) -> int:
@@ -175,6 +177,13 @@ class _Run:
             result = FrameResult(path=path, status="error", detail=outcome.detail)
             return result, error_row(key, file_time(path), outcome.detail)
         verdict = verdict_from_dict(outcome.verdict)
+        if self.min_transparency is not None:
+            # In the order frames finish, which is close to file order: each is judged
+            # against the good frames of its setup graded before it.
+            verdict = self.transparency.judge(
+                verdict, outcome.setup, min_transparency=self.min_transparency
+            )
+            self.transparency = self.transparency.record(verdict, outcome.setup)
         accepted = verdict.label in self.options.keep
         # Read the file's time before a move takes it away.
         when = captured or file_time(path) or datetime.now(UTC)
@@ -331,7 +340,14 @@ def grade_paths(
     setup = WorkerSetup(
         model_dir=None if options.model_dir is None else str(options.model_dir), profile=profile
     )
-    run = _Run(options, writer, list(previous), _Interrupts(), on_frame)
+    run = _Run(
+        options,
+        writer,
+        list(previous),
+        _Interrupts(),
+        on_frame,
+        min_transparency=profile.quality.min_transparency if profile is not None else None,
+    )
     clock = _Clock()
     interrupted, left, workers = False, 0, "none"
     try:

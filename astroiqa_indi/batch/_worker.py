@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from astroiqa_indi.errors import FrameError
 from astroiqa_indi.frames import Frame, frame_kind
-from astroiqa_indi.grading import FrameMetrics, Verdict
+from astroiqa_indi.grading import BrightStars, FrameMetrics, Verdict, camera_setup
 
 if TYPE_CHECKING:
     from astroiqa_indi.config import Profile
@@ -69,6 +69,7 @@ class Outcome:
     bayer: str | None = None
     detail: str = ""
     seconds: float = 0.0
+    setup: str = ""
 
 
 def load_grader(setup: WorkerSetup, *, single_thread: bool) -> Grader:
@@ -129,6 +130,7 @@ def grade_file(path: str, grader: Grader, setup: WorkerSetup) -> Outcome:
         captured_at=captured,
         bayer=frame.bayer,
         seconds=time.perf_counter() - t0,
+        setup=camera_setup(frame),
     )
 
 
@@ -143,6 +145,7 @@ def verdict_from_dict(payload: Mapping[str, Any]) -> Verdict:
         timings=dict(payload.get("timings", {})),
         source=payload.get("path"),
         model_version=str(payload.get("model_version", "unknown")),
+        bright_stars=BrightStars(**payload.get("bright_stars", {})),
     )
 
 

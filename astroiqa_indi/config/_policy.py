@@ -35,6 +35,13 @@ class QualitySettings:
         most probable of the other labels instead (``very_bad_tracking`` is never
         tolerated). For mounts whose subs always show a little elongation, such as
         alt-az smart telescopes.
+    min_transparency
+        Star flux, as a fraction of this session's recent good frames of the same
+        field and camera setup (0.05..1), below which a frame the network calls
+        ``good`` becomes ``background_issues``; ``None``: frames are judged alone.
+        One frame cannot tell a uniform thin cloud from a sparse field; the
+        session's earlier frames can. Applied by the live agent and across the
+        files of one batch run; :meth:`Grader.grade` judges a frame alone.
     """
 
     _SECTION: ClassVar[str] = "quality"
@@ -45,6 +52,7 @@ class QualitySettings:
     min_stars: int = 8
     bias_adu: float | None = None
     max_elongation: float | None = None
+    min_transparency: float | None = None
 
     def __post_init__(self) -> None:
         validate_fields(self)
@@ -53,6 +61,7 @@ class QualitySettings:
         check_range(self, "min_stars", ge=1)
         check_range(self, "bias_adu", ge=0)
         check_range(self, "max_elongation", ge=1.0, le=3.0)
+        check_range(self, "min_transparency", ge=0.05, le=1.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -59,6 +59,8 @@ def _error(data: Any) -> ProfileError:
         ({"quality": {"min_stars": 0}}, "quality.min_stars", "out of range"),
         ({"quality": {"max_elongation": 0.9}}, "quality.max_elongation", "1 <= value <= 3"),
         ({"quality": {"max_elongation": 3.5}}, "quality.max_elongation", "out of range"),
+        ({"quality": {"min_transparency": 0}}, "quality.min_transparency", "0.05 <= value <= 1"),
+        ({"quality": {"min_transparency": 1.5}}, "quality.min_transparency", "out of range"),
         ({"policy": {"window": 0}}, "policy.window", "out of range"),
         ({"policy": {"window": 3, "pause_after": 4}}, "policy.pause_after", "window (3)"),
         ({"policy": {"pause_after": 0}}, "policy.pause_after", "out of range"),

@@ -1,0 +1,93 @@
+"""quality.min_transparency across one batch run: a thin cloud against the frames before it.
+
+The night is ``simulators/scenarios/thin-cloud.yaml`` with night seed 516, where the
+veil is uniform over a clean sky and the shipped model, judging frames alone, lets
+every veiled frame through (``python -m bench.session_transparency``). Graded in
+file order (one job), as the live agent would see them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from astroiqa_indi.batch import BatchOptions, FrameResult, grade_paths
+from astroiqa_indi.config import Profile, loads_profile
+from astroiqa_indi.grading import default_model_dir
+
+pytestmark = pytest.mark.slow
+
+_RIG = "edgehd8_asi294mc_reducer"
+_RULE = "stars at "
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, object]]]:
+    from simulators.observatory import write_night_files
+    from simulators.sky import SCENARIO_DIR
+
+    if not (default_model_dir() / "model.json").is_file():
+        pytest.fail("the shipped model is missing from astroiqa_indi/grading/model")
+    root = tmp_path_factory.mktemp("thin-cloud")
+    scenario = yaml.safe_load((SCENARIO_DIR / "thin-cloud.yaml").read_text())
+    (root / "night.yaml").write_text(yaml.safe_dump({**scenario, "seed": 516}))
+    folder = root / "frames"
+    write_night_files(root / "night.yaml", folder, rig=_RIG, size=(640, 480), seed=1)
+    truth = [json.loads(line) for line in (folder / "truth.jsonl").read_text().splitlines()]
+    return folder, truth
+
+
+def _profile(min_transparency: float | None) -> Profile:
+    from simulators.sky import RIGS, profile_yaml
+
+    profile = loads_profile(profile_yaml(RIGS[_RIG]))
+    quality = dataclasses.replace(profile.quality, min_transparency=min_transparency)
+    return dataclasses.replace(profile, quality=quality)
+
+
+def _grade(folder: Path, min_transparency: float | None) -> list[FrameResult]:
+    results: list[FrameResult] = []
+    grade_paths(
+        [folder],
+        options=BatchOptions(jobs=1),
+        profile=_profile(min_transparency),
+        on_frame=results.append,
+    )
+    return results
+
+
+def test_thin_cloud_is_flagged_against_the_session_and_clear_frames_are_not(
+    night: tuple[Path, list[dict[str, object]]],
+) -> None:
+    folder, truth = night
+    judged = _grade(folder, 0.5)
+    alone = _grade(folder, None)
+    assert [r.path.name for r in judged] == [t["file"] for t in truth]
+
+    changed = []
+    for with_rule, without, true in zip(judged, alone, truth, strict=True):
+        assert with_rule.verdict is not None and without.verdict is not None
+        if with_rule.verdict.label != without.verdict.label:
+            # The rule only ever turns a good call into background_issues, and says so.
+            assert without.verdict.label == "good"
+            assert with_rule.verdict.label == "background_issues"
+            assert with_rule.verdict.reasons[0].startswith(_RULE)
+            assert with_rule.accepted is False
+            changed.append(true)
+        else:
+            assert not with_rule.verdict.reasons[0].startswith(_RULE)
+    # Never on a frame whose truth is clearly good...
+    assert not [t for t in changed if t["label"] == "good" and t["clear"]]
+    # ...and it catches the veil that the frames alone let through.
+    veiled = [
+        (r.verdict.label if r.verdict else None)
+        for r, t in zip(judged, truth, strict=True)
+        if t["label"] == "background_issues" and t["clear"]
+    ]
+    assert len(veiled) >= 10
+    assert len(changed) >= len(veiled) // 2
+    assert veiled.count("background_issues") >= 0.9 * len(veiled), veiled
