@@ -10,6 +10,7 @@ FWHM                      sensor         ``last`` → ``fwhm_arcsec`` (arcsec)
 Eccentricity              sensor         ``last`` → ``eccentricity``
 Star count                sensor         ``last`` → ``n_stars``
 Background                sensor         ``last`` → ``background`` (ADU)
+Transparency              sensor         ``last`` → ``transparency`` (star flux / session's)
 Agent state               sensor         ``state`` (plain text)
 Quality problem           binary_sensor  ``last`` → ``problem`` (``ON`` / ``OFF``)
 Alert                     event          ``alert`` (``event_type`` = severity)
@@ -106,6 +107,18 @@ def _entities(topics: Topics) -> tuple[_Entity, ...]:
                 ("suggested_display_precision", 0),
                 measurement,
                 ("icon", "mdi:weather-night"),
+            ),
+        ),
+        _Entity(
+            "sensor",
+            "transparency",
+            "Transparency",
+            (
+                ("state_topic", last),
+                ("value_template", _value("transparency")),
+                ("suggested_display_precision", 2),
+                measurement,
+                ("icon", "mdi:weather-partly-cloudy"),
             ),
         ),
         _Entity(

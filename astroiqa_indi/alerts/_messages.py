@@ -111,7 +111,8 @@ def verdict_messages(
     ``frame`` carries ``verdict.to_dict()`` plus ``frame``, ``rig`` and ``time``
     (ISO 8601, UTC). ``last`` is a flat object that Home Assistant templates read:
     ``label``, ``problem`` (``"ON"`` for a bad label), ``fwhm_arcsec``,
-    ``eccentricity``, ``n_stars``, ``background``, ``confident``, ``frame``, ``time``.
+    ``eccentricity``, ``n_stars``, ``background``, ``transparency`` (``None`` unless
+    the profile's ``min_transparency`` measured it), ``confident``, ``frame``, ``time``.
     """
     stamp = _timestamp(now)
     frame = {**verdict.to_dict(), "frame": frame_name, "rig": topics.rig, "time": stamp}
@@ -126,6 +127,7 @@ def verdict_messages(
         "eccentricity": metrics.eccentricity,
         "n_stars": metrics.n_stars,
         "background": metrics.background,
+        "transparency": verdict.transparency,
         "reasons": list(verdict.reasons),
     }
     return (

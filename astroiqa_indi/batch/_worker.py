@@ -146,6 +146,7 @@ def verdict_from_dict(payload: Mapping[str, Any]) -> Verdict:
         source=payload.get("path"),
         model_version=str(payload.get("model_version", "unknown")),
         bright_stars=BrightStars(**payload.get("bright_stars", {})),
+        transparency=payload.get("transparency"),
     )
 
 

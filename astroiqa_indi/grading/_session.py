@@ -112,24 +112,31 @@ class TransparencyReference:
         return float(np.percentile(ratios, self.percentile))
 
     def judge(self, verdict: Verdict, setup: str, *, min_transparency: float) -> Verdict:
-        """``verdict``, or ``background_issues`` when its good-looking stars are too faint.
+        """``verdict`` with its measured :attr:`Verdict.transparency`, and labelled
+        ``background_issues`` when its good-looking stars are too faint.
 
-        Only ``good`` verdicts change: every other label already says the frame is
-        bad. The probabilities stay as the network gave them; the first reason
-        gives the measured ratio.
+        Only ``good`` verdicts are measured: the stars of the other labels are
+        trailed or bloated past the apertures, and the label already says the frame
+        is bad. The probabilities stay as the network gave them; a changed label's
+        first reason gives the measured ratio.
         """
         if verdict.label != "good":
             return verdict
         ratio = self.transparency(verdict, setup)
-        if ratio is None or ratio >= min_transparency:
+        if ratio is None:
             return verdict
+        if ratio >= min_transparency:
+            return dataclasses.replace(verdict, transparency=ratio)
         reason = (
             f"stars at {ratio:.2f} of their flux in this session's recent good frames "
             f"(same field and setup; the profile's min_transparency is "
             f"{min_transparency:.2f}): thin cloud, haze or dew"
         )
         return dataclasses.replace(
-            verdict, label="background_issues", reasons=(reason, *verdict.reasons)
+            verdict,
+            label="background_issues",
+            reasons=(reason, *verdict.reasons),
+            transparency=ratio,
         )
 
     def record(self, verdict: Verdict, setup: str) -> TransparencyReference:

@@ -158,6 +158,11 @@ class Verdict:
     bright_stars
         The brightest detections, for comparing frames of one session
         (:class:`~astroiqa_indi.grading.TransparencyReference`).
+    transparency
+        Star flux against the session's recent good frames of the same camera
+        setup (1: as clear as they were), when a
+        :class:`~astroiqa_indi.grading.TransparencyReference` measured it (frames the
+        network calls good, with the profile's ``min_transparency`` set); else ``None``.
     """
 
     label: Label
@@ -169,6 +174,7 @@ class Verdict:
     source: str | None = None
     model_version: str = "unknown"
     bright_stars: BrightStars = field(default_factory=BrightStars)
+    transparency: float | None = None
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
@@ -188,6 +194,10 @@ class Verdict:
             self, "timings", MappingProxyType({k: float(v) for k, v in self.timings.items()})
         )
         object.__setattr__(self, "reasons", tuple(self.reasons))
+        if self.transparency is not None and not (
+            math.isfinite(self.transparency) and self.transparency >= 0
+        ):
+            raise ValueError(f"transparency must be finite and >= 0, got {self.transparency}")
 
     @property
     def is_good(self) -> bool:
@@ -205,4 +215,5 @@ class Verdict:
             "timings": dict(self.timings),
             "model_version": self.model_version,
             "bright_stars": self.bright_stars.to_dict(),
+            "transparency": self.transparency,
         }

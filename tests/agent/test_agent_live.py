@@ -99,6 +99,9 @@ async def test_night_with_faults_pauses_guiding_alerts_and_resumes(
         if f["verdict"]["reasons"] and f["verdict"]["reasons"][0].startswith("stars at ")
     ]
     assert not [t for t in flagged if t["label"] == "good" and t["clear"]], flagged
+    # ...and it measures the good frames after the first few against the earlier ones.
+    measured = [f["verdict"]["transparency"] for f in frames if f["verdict"]["transparency"]]
+    assert len(measured) >= 10
 
     # MQTT: one verdict per frame, the retained state, alerts and discovery configs.
     topics = [m.topic.value for m in received]

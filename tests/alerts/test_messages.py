@@ -142,6 +142,7 @@ def test_verdict_messages() -> None:
         "eccentricity": 0.62,
         "n_stars": 31,
         "background": 1234.5,
+        "transparency": None,
         "reasons": ["stars are elongated"],
     }
 
@@ -220,7 +221,7 @@ def test_discovery_configs() -> None:
     assert all(m.retain for m in messages)
     configs = {m.topic: json.loads(m.payload) for m in messages}
     ids = [c["unique_id"] for c in configs.values()]
-    assert len(set(ids)) == len(ids) == 8
+    assert len(set(ids)) == len(ids) == 9
     for topic, config in configs.items():
         prefix, component, node, object_id, leaf = topic.split("/")
         assert (prefix, node, leaf) == ("homeassistant", "astroiqa_rig-1", "config")

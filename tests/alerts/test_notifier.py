@@ -92,7 +92,7 @@ async def test_discovery_configs_are_retained_and_republished(broker: MosquittoB
     async with MqttNotifier(settings, rig="rig1", backoff=FAST) as mqtt:
         await asyncio.wait_for(mqtt.flush(), 5)
         async with Observer(broker, "homeassistant/+/+/+/config") as obs:
-            retained = await obs.take(8)
+            retained = await obs.take(9)
             assert all(m.retain for m in retained)
             configs = {m.topic.value: payload_json(m) for m in retained}
             assert set(configs) == {
@@ -101,6 +101,7 @@ async def test_discovery_configs_are_retained_and_republished(broker: MosquittoB
                 "homeassistant/sensor/astroiqa_rig1/eccentricity/config",
                 "homeassistant/sensor/astroiqa_rig1/stars/config",
                 "homeassistant/sensor/astroiqa_rig1/background/config",
+                "homeassistant/sensor/astroiqa_rig1/transparency/config",
                 "homeassistant/sensor/astroiqa_rig1/state/config",
                 "homeassistant/binary_sensor/astroiqa_rig1/problem/config",
                 "homeassistant/event/astroiqa_rig1/alert/config",
@@ -112,7 +113,7 @@ async def test_discovery_configs_are_retained_and_republished(broker: MosquittoB
                 assert config["availability_topic"] == "astroiqa/rig1/availability"
             # Home Assistant restarted: its birth message asks for discovery again.
             await obs.client.publish("homeassistant/status", b"online", qos=1)
-            again = await obs.take(8, timeout=5)
+            again = await obs.take(9, timeout=5)
             assert {m.topic.value for m in again} == set(configs)
             assert [payload_json(m) for m in again] == [configs[m.topic.value] for m in again]
 

@@ -72,6 +72,7 @@ def test_a_good_frame_with_faint_stars_becomes_background_issues() -> None:
     reference = _session([1.0, 0.98, 1.01])
     judged = reference.judge(_verdict(0.4), "10s", min_transparency=0.5)
     assert judged.label == "background_issues"
+    assert judged.transparency == pytest.approx(0.4 / 1.008, 1e-3)
     assert judged.reasons[0].startswith("stars at 0.40 of their flux")
     assert judged.reasons[1:] == ("round stars",)
     assert dict(judged.probabilities) == pytest.approx(_PROBS)  # the network's, untouched
@@ -79,11 +80,15 @@ def test_a_good_frame_with_faint_stars_becomes_background_issues() -> None:
     assert reference.transparency(_verdict(0.4), "10s") == pytest.approx(0.4 / 1.008, 1e-3)
 
 
-def test_frames_within_the_limit_and_other_labels_are_left_alone() -> None:
+def test_frames_within_the_limit_keep_their_label_and_carry_the_ratio() -> None:
     reference = _session([1.0, 1.0, 1.0])
-    assert reference.judge(_verdict(0.6), "10s", min_transparency=0.5).label == "good"
+    kept = reference.judge(_verdict(0.6), "10s", min_transparency=0.5)
+    assert kept.label == "good" and kept.reasons == ("round stars",)
+    assert kept.transparency == pytest.approx(0.6)
+    assert kept.to_dict()["transparency"] == pytest.approx(0.6)
     trailed = _verdict(0.1, "bad_tracking")
     assert reference.judge(trailed, "10s", min_transparency=0.5) is trailed
+    assert trailed.transparency is None
 
 
 def test_no_judgement_before_enough_frames_of_the_same_setup() -> None:
