@@ -22,6 +22,7 @@ DETECT_SIGMA = 5.0
 _MIN_AREA = 5
 _PIXSTACK = 3_000_000
 _BRIGHT_STARS = 32
+_WIDER_THAN_A_PIXEL = 0.45  # px of minor-axis sigma; one pixel alone is 0.29
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,22 @@ def _window_moments(
     return np.sqrt(true2[:, 0]), np.sqrt(true2[:, 1]), theta
 
 
+def _narrower_than_the_stars(b: np.ndarray) -> np.ndarray:
+    """Hot pixels and cosmic rays among the kept sources: no wider than half the stars.
+
+    Uncalibrated live frames keep their hot pixels, and a sparse field on a large
+    sensor can have more of them, and of cosmic-ray hits, than stars: their minor
+    axes sit near one pixel's own width while every star's is at least the seeing's.
+    The stars' width is the median minor axis of the sources clearly wider than a
+    pixel; without five of those (stars as narrow as hot pixels, on coarse rigs)
+    nothing can be told apart and nothing is dropped.
+    """
+    wide = b[b >= _WIDER_THAN_A_PIXEL]
+    if wide.size < 5:
+        return np.zeros(b.size, bool)
+    return b < 0.5 * float(np.median(wide))
+
+
 def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> SourceSet:
     """Detect sources and measure the shapes of up to :data:`MAX_STARS` good stars.
 
@@ -237,6 +254,8 @@ def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> Sou
         # Window twice the star's own sigma: low noise, and the shrinkage stays invertible.
         sigma = np.maximum(2.0 * radii[:, 1] / 1.1774, 1.5)
         a, b, theta = _window_moments(sub, kx, ky, sigma, segmap=segmap, ids=idx + 1)
+        star = ~_narrower_than_the_stars(b)
+        idx, kx, ky, radii, a, b, theta = (v[star] for v in (idx, kx, ky, radii, a, b, theta))
     else:
         a = b = theta = empty
     return SourceSet(

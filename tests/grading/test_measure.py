@@ -171,3 +171,28 @@ def test_pair_statistics_find_a_double_image() -> None:
     assert single_fraction < 0.2
     assert doubled_fraction > 0.9
     assert separation == pytest.approx(np.hypot(9, 4), abs=1.5)
+
+
+def test_hot_pixels_and_cosmic_rays_do_not_count_as_stars() -> None:
+    # A sparse field (12 stars, FWHM 3.5 px) on an uncalibrated frame with more
+    # sharp artefacts than stars: hot pixels and short cosmic-ray tracks.
+    image = gaussian_field(n_stars=12, sigma_x=1.5, sigma_y=1.5, seed=3)
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        x, y = (int(v) for v in rng.integers(12, 244, 2))
+        if rng.random() < 0.5:
+            image[y, x] += 5000.0  # a hot pixel
+        else:
+            image[y, x : x + 7] += 2500.0  # a cosmic ray along a row
+    sources = extract_sources(image)
+    assert sources.n_detected > 30  # the artefacts are detected...
+    assert 8 <= sources.n_kept <= 12  # ...but not kept as stars
+    fwhm = np.median(fwhm_from_radii(sources.r25, sources.r50, sources.r75))
+    assert fwhm == pytest.approx(2.355 * 1.5, rel=0.15)
+
+
+def test_a_field_of_stars_as_narrow_as_a_pixel_keeps_them() -> None:
+    # A coarse rig: stars of 0.9 px FWHM cannot be told from hot pixels by width.
+    image = gaussian_field(n_stars=40, sigma_x=0.38, sigma_y=0.38, seed=5)
+    wide = gaussian_field(n_stars=40, sigma_x=1.5, sigma_y=1.5, seed=5)
+    assert extract_sources(image).n_kept >= 0.8 * extract_sources(wide).n_kept
