@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 
-def _render(path: Path) -> str:
-    """Write a frame drawn for ``good``; return the label its truth really earns."""
+def _render(path: Path, size: tuple[int, int] | None = None) -> tuple[str, float]:
+    """Write a frame drawn for ``good`` (or a crop of the same sky); return the label
+    its truth really earns and its simulated FWHM (px)."""
     from astropy.io import fits
 
     from simulators.sky import RIGS, conditions_for, label_of, render_frame
@@ -31,10 +32,10 @@ def _render(path: Path) -> str:
     rig = RIGS["refractor80_asi2600mm"]
     rng = np.random.default_rng(7)
     cond = conditions_for("good", rig, rng)
-    array, header, truth = render_frame(rig, cond, rng)
+    array, header, truth = render_frame(rig, cond, rng, size=size)
     fits.PrimaryHDU(array, header=header).writeto(path, overwrite=True)
     label, clear = label_of(truth, rig)
-    return label if clear else f"{label} (near a boundary)"
+    return (label if clear else f"{label} (near a boundary)"), truth.fwhm_px
 
 
 def _astap_result(stdout: str) -> str:
@@ -124,9 +125,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.frame) if args.frame else Path(tmp) / "full.fits"
-        truth = "unknown"
+        truth, true_fwhm = "unknown", None
+        crop_fwhm = None
         if not args.frame:
-            truth = _render(path)
+            truth, true_fwhm = _render(path)
         # The rendered rig's own profile (optics, seeing limit, sky level, bias).
         profile = loads_profile(profile_yaml(RIGS["refractor80_asi2600mm"]))
         frame = Frame.from_path(path, pixel_scale_arcsec=profile.optics.pixel_scale())
@@ -156,6 +158,13 @@ def main() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         astap_s, astap_note, astap_out = _time_astap(path, max(1, args.repeat // 2))
+        if not args.frame:
+            # The same sky as a 640x640 crop, the size the model was trained on: the
+            # full frame's median FWHM should read the same.
+            crop_path = Path(tmp) / "crop.fits"
+            _render(crop_path, size=(640, 640))
+            crop = Frame.from_path(crop_path, pixel_scale_arcsec=profile.optics.pixel_scale())
+            crop_fwhm = grader.grade(crop, profile).metrics.fwhm_px
 
     print(
         f"frame: {w}x{h} uint16, {verdict.metrics.n_sources} sources, "
@@ -176,6 +185,11 @@ def main() -> None:
     )
     stages = ", ".join(f"{k} {v:.3f}" for k, v in verdict.timings.items())
     print(f"stages (s): {stages}")
+    if true_fwhm is not None:
+        print(
+            f"median FWHM: full frame {verdict.metrics.fwhm_px:.2f} px, 640x640 crop of the "
+            f"same sky {crop_fwhm:.2f} px, simulated {true_fwhm:.2f} px"
+        )
 
 
 if __name__ == "__main__":
