@@ -70,13 +70,14 @@ def _time_astap(path: Path, repeat: int) -> tuple[float | None, str, str]:
         time.sleep(2.0)
         env["DISPLAY"] = display
         note = f"on a virtual display (Xvfb {display})"
+    outputs: list[str] = []
+
+    def run_astap() -> None:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+        outputs.append(run.stdout)
+
     try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-
-        def run_astap() -> None:
-            subprocess.run(command, capture_output=True, timeout=300, env=env)
-
-        return _median_time(run_astap, repeat), note, _astap_result(out.stdout)
+        return _median_time(run_astap, repeat), note, _astap_result(outputs[-1])
     finally:
         if server is not None:
             server.terminate()

@@ -92,8 +92,7 @@ def main() -> None:
                 reference = TransparencyReference()
                 labels = []
                 for verdict, setup in zip(verdicts, setups, strict=True):
-                    judged = reference.judge(verdict, setup, min_transparency=limit)
-                    reference = reference.record(judged, setup)
+                    reference, judged = reference.step(verdict, setup, min_transparency=limit)
                     labels.append(judged.label)
                 results[f"min_transparency {limit:g}"] = _score(labels, truth)
             rows.append(

@@ -353,8 +353,9 @@ class Agent:
         limit = self.profile.quality.min_transparency
         if limit is None:
             return verdict
-        verdict = self._transparency.judge(verdict, setup, min_transparency=limit)
-        self._transparency = self._transparency.record(verdict, setup)
+        self._transparency, verdict = self._transparency.step(
+            verdict, setup, min_transparency=limit
+        )
         return verdict
 
     def _frame_path(self, blob: Blob, index: int) -> Path:

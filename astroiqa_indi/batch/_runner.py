@@ -180,10 +180,9 @@ class _Run:
         if self.min_transparency is not None:
             # In the order frames finish, which is close to file order: each is judged
             # against the good frames of its setup graded before it.
-            verdict = self.transparency.judge(
-                verdict, outcome.setup, min_transparency=self.min_transparency
+            self.transparency, verdict = self.transparency.step(
+                verdict, outcome.camera_setup, min_transparency=self.min_transparency
             )
-            self.transparency = self.transparency.record(verdict, outcome.setup)
         accepted = verdict.label in self.options.keep
         # Read the file's time before a move takes it away.
         when = captured or file_time(path) or datetime.now(UTC)

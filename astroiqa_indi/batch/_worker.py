@@ -69,7 +69,7 @@ class Outcome:
     bayer: str | None = None
     detail: str = ""
     seconds: float = 0.0
-    setup: str = ""
+    camera_setup: str = ""
 
 
 def load_grader(setup: WorkerSetup, *, single_thread: bool) -> Grader:
@@ -130,7 +130,7 @@ def grade_file(path: str, grader: Grader, setup: WorkerSetup) -> Outcome:
         captured_at=captured,
         bayer=frame.bayer,
         seconds=time.perf_counter() - t0,
-        setup=camera_setup(frame),
+        camera_setup=camera_setup(frame),
     )
 
 

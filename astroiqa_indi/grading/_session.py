@@ -139,6 +139,14 @@ class TransparencyReference:
             transparency=ratio,
         )
 
+    def step(
+        self, verdict: Verdict, setup: str, *, min_transparency: float
+    ) -> tuple[TransparencyReference, Verdict]:
+        """:meth:`judge` the next frame of a session, then :meth:`record` it: the
+        newest reference and the frame's verdict."""
+        verdict = self.judge(verdict, setup, min_transparency=min_transparency)
+        return self.record(verdict, setup), verdict
+
     def record(self, verdict: Verdict, setup: str) -> TransparencyReference:
         """The reference with ``verdict`` remembered, if it is a good frame with stars."""
         if verdict.label != "good" or not verdict.bright_stars:

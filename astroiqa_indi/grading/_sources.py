@@ -23,6 +23,7 @@ _MIN_AREA = 5
 _PIXSTACK = 3_000_000
 _BRIGHT_STARS = 32
 _WIDER_THAN_A_PIXEL = 0.45  # px of minor-axis sigma; one pixel alone is 0.29
+_PIXEL_VARIANCE = 1.0 / 12.0  # px^2: a uniform square pixel
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +58,6 @@ class SourceSet:
     @property
     def n_kept(self) -> int:
         return int(self.x.size)
-
-
-_PIXEL_VARIANCE = 1.0 / 12.0
 
 
 # FWHM / r50 as a function of the concentration r75 / r25, for Moffat profiles

@@ -70,15 +70,19 @@ def reference_fwhm(rig: Rig) -> float:
     return float(np.clip(0.65 * rig.max_fwhm_px, 1.5, 14.0))
 
 
+def _sky_e(rig: Rig, cond: Conditions) -> tuple[float, float]:
+    """Sky level and per-pixel sky plus read noise of one exposure, electrons."""
+    sky_e = cond.sky_ratio * rig.nominal_sky_adu * rig.gain_e_per_adu
+    return sky_e, float(np.sqrt(sky_e + rig.read_noise_e**2))
+
+
 def faint_flux(rig: Rig, cond: Conditions) -> float:
     """The faintest star's flux (electrons) that gives it ``cond.faint_snr``.
 
     Set at the rig's typical seeing, not this exposure's: bloated stars have lower
     peaks, as in the sky.
     """
-    sky_e = cond.sky_ratio * rig.nominal_sky_adu * rig.gain_e_per_adu
-    sigma_e = float(np.sqrt(sky_e + rig.read_noise_e**2))
-    return cond.faint_snr * sigma_e / peak_fraction(cond, reference_fwhm(rig))
+    return cond.faint_snr * _sky_e(rig, cond)[1] / peak_fraction(cond, reference_fwhm(rig))
 
 
 def peak_fraction(cond: Conditions, fwhm: float, path: FloatArray | None = None) -> float:
@@ -188,8 +192,7 @@ def render_frame(
     grid = sky_grid(rig, cond, width=w, height=h, x0=x0, y0=y0)
     sky_norm = float(np.median(grid.sky))
     gain = rig.gain_e_per_adu
-    sky_e = cond.sky_ratio * rig.nominal_sky_adu * gain
-    sigma_e = float(np.sqrt(sky_e + rig.read_noise_e**2))
+    sky_e, sigma_e = _sky_e(rig, cond)
 
     f_min = cond.faint_flux_e or faint_flux(rig, cond)
     field = star_field(cond, width=w, height=h, fwhm=fwhm, f_min=f_min)
