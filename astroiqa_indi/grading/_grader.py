@@ -253,6 +253,7 @@ class Grader:
             sky_ratio=analysis.measured.sky_ratio,
             density_cv=analysis.measured.density_cv,
             sky_fill=_sky_fill(data, metrics, saturation),
+            pairs=(analysis.measured.pair_fraction, analysis.measured.pair_separation_px),
             tolerated_elongation=context.max_elongation if tolerated else None,
         )
         if metrics.n_stars and top < _CONFIDENT_PROBABILITY:

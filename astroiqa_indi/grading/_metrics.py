@@ -111,42 +111,73 @@ def _cell_cv(
     return float(np.std(logs))
 
 
-def pair_statistics(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """How many stars share one nearest-neighbour offset: the signature of double images.
+_PAIR_POINTS = 400  # brightest sources used: the pair count grows as its square
+_PAIR_RADIUS_PX = 96.0  # longest jump looked for (capped at a third of the frame)
+_PAIR_MIN_PX = 4.0  # closer images blend into one source: an elongation, not a pair
+_PAIR_BIN_PX = 2.0
 
-    A jump of the mount during the exposure repeats every star at the same offset; in
-    a random field nearest-neighbour offsets scatter. Offsets are folded so that the
-    pair (a, b) and (b, a) agree.
+
+def pair_statistics(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    flux: np.ndarray | None = None,
+    shape: tuple[int, int] | None = None,
+) -> tuple[float, float]:
+    """How many stars repeat at one offset: the signature of double images.
+
+    A jump of the mount during the exposure repeats every star at the same offset.
+    All pairs of the brightest sources closer than the search radius are binned by
+    their offset (folded, so that (a, b) and (b, a) agree); in a random field the
+    pairs spread evenly over the offsets, a double image piles half the stars into
+    one cell. Nearest neighbours alone miss jumps longer than the typical distance
+    between stars, which rich fields make short.
 
     Returns
     -------
     fraction, separation
-        Fraction of stars whose nearest-neighbour offset falls in the most common
-        2-pixel cell (and its 8 neighbours), and that offset's length in pixels.
+        Pairs in the fullest 6x6 px cell beyond those a random field puts there, per
+        source used (about 0.5 for a double image of every star, near 0 otherwise),
+        and that cell's offset length in pixels.
     """
     if x.size < 8:
         return 0.0, 0.0
+    if flux is not None and x.size > _PAIR_POINTS:
+        brightest = np.argsort(flux)[::-1][:_PAIR_POINTS]
+        x, y = x[brightest], y[brightest]
+    radius = _PAIR_RADIUS_PX
+    if shape is not None:
+        radius = max(min(radius, min(shape) / 3.0), 4 * _PAIR_MIN_PX)
     points = np.column_stack([x, y])
-    _, nearest = cKDTree(points).query(points, k=2)
-    offset = points[nearest[:, 1]] - points
-    flip = (offset[:, 0] < 0) | ((offset[:, 0] == 0) & (offset[:, 1] < 0))
-    offset[flip] *= -1
-    keep = np.all(np.abs(offset) < 64, axis=1)
-    if keep.sum() < 4:
+    pairs = cKDTree(points).query_pairs(radius, output_type="ndarray")
+    if pairs.shape[0] < 4:
         return 0.0, 0.0
-    bins = np.arange(-64, 66, 2)
-    hist, xe, ye = np.histogram2d(offset[keep, 0], offset[keep, 1], bins=[bins, bins])
+    offset = points[pairs[:, 1]] - points[pairs[:, 0]]
+    flip = (offset[:, 1] < 0) | ((offset[:, 1] == 0) & (offset[:, 0] < 0))
+    offset[flip] *= -1
+    length = np.hypot(offset[:, 0], offset[:, 1])
+    offset = offset[(length >= _PAIR_MIN_PX) & (length < radius)]
+    if offset.shape[0] < 4:
+        return 0.0, 0.0
+    xbins = np.arange(-radius, radius + _PAIR_BIN_PX, _PAIR_BIN_PX)
+    ybins = np.arange(0.0, radius + _PAIR_BIN_PX, _PAIR_BIN_PX)
+    hist, xe, ye = np.histogram2d(offset[:, 0], offset[:, 1], bins=[xbins, ybins])
     summed = _box3(np.pad(hist, 1))
     i, j = np.unravel_index(int(np.argmax(summed)), summed.shape)
-    inside = offset[keep]
-    inside = inside[
-        (inside[:, 0] >= xe[max(i - 1, 0)])
-        & (inside[:, 0] < xe[min(i + 2, xe.size - 1)])
-        & (inside[:, 1] >= ye[max(j - 1, 0)])
-        & (inside[:, 1] < ye[min(j + 2, ye.size - 1)])
+    # Pairs of a random field per 6x6 px cell: the half annulus holds them evenly.
+    area = 0.5 * np.pi * (radius**2 - _PAIR_MIN_PX**2)
+    expected = offset.shape[0] * (3 * _PAIR_BIN_PX) ** 2 / area
+    lo_x, hi_x = xe[max(i - 1, 0)], xe[min(i + 2, xe.size - 1)]
+    lo_y, hi_y = ye[max(j - 1, 0)], ye[min(j + 2, ye.size - 1)]
+    inside = offset[
+        (offset[:, 0] >= lo_x)
+        & (offset[:, 0] < hi_x)
+        & (offset[:, 1] >= lo_y)
+        & (offset[:, 1] < hi_y)
     ]
     separation = float(np.median(np.hypot(inside[:, 0], inside[:, 1]))) if inside.size else 0.0
-    return float(summed[i, j] / x.size), separation
+    excess = max(float(summed[i, j]) - expected, 0.0)
+    return excess / x.size, separation
 
 
 def measure(
@@ -204,7 +235,9 @@ def measure(
         gradient=gradient,
         fwhm_ratio=fwhm_ratio,
     )
-    pair_fraction, pair_separation = pair_statistics(sources.all_x, sources.all_y)
+    pair_fraction, pair_separation = pair_statistics(
+        sources.all_x, sources.all_y, flux=sources.all_flux, shape=data.shape
+    )
     return MeasuredFrame(
         metrics=metrics,
         pair_fraction=pair_fraction,

@@ -9,6 +9,9 @@ __all__ = ["explain"]
 
 # A median sky this close to the top leaves no room for stars: they are clipped flat.
 _SATURATED_SKY = 0.9
+# Excess pairs at one offset per source: random fields measure under 0.1, a double
+# image of every star about 0.5 (grading/_metrics.pair_statistics).
+_DOUBLED = 0.15
 
 
 def _fwhm_text(m: FrameMetrics) -> str:
@@ -29,13 +32,21 @@ def explain(
     density_cv: float,
     sky_fill: float | None = None,
     tolerated_elongation: float | None = None,
+    pairs: tuple[float, float] = (0.0, 0.0),
 ) -> list[str]:
     """Reasons for ``label``, most telling first, plus caveats about confidence.
 
     ``tolerated_elongation``: the profile's ``max_elongation`` when it turned a
-    ``bad_tracking`` call into ``label``.
+    ``bad_tracking`` call into ``label``. ``pairs``: the fraction of stars repeated
+    at one offset and that offset in pixels.
     """
     reasons: list[str] = []
+    pair_fraction, pair_separation = pairs
+    if label == "very_bad_tracking" and pair_fraction >= _DOUBLED:
+        reasons.append(
+            f"stars doubled: repeated {pair_separation:.0f} px away across the field: "
+            "the mount jumped during the exposure"
+        )
     if tolerated_elongation is not None and m.elongation is not None:
         reasons.append(
             f"stars elongated {m.elongation:.2f}:1, within the profile's max_elongation "

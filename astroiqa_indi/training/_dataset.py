@@ -29,7 +29,7 @@ __all__ = ["DatasetFeatures", "load_features"]
 log = logging.getLogger(__name__)
 
 # Bump when feature extraction changes, so stale caches are recomputed.
-FEATURE_VERSION = "8"
+FEATURE_VERSION = "9"
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,12 +165,33 @@ def test_pair_statistics_find_a_double_image() -> None:
     rng = np.random.default_rng(5)
     x = rng.uniform(0, 1000, 60)
     y = rng.uniform(0, 1000, 60)
-    single_fraction, _ = pair_statistics(x, y)
-    # Every star repeated 9 px right and 4 px down: one shared nearest-neighbour offset.
-    doubled_fraction, separation = pair_statistics(np.r_[x, x + 9], np.r_[y, y + 4])
-    assert single_fraction < 0.2
-    assert doubled_fraction > 0.9
+    single_fraction, _ = pair_statistics(x, y, shape=(1000, 1000))
+    # Every star repeated 9 px right and 4 px down: half the sources form one pair each.
+    doubled_fraction, separation = pair_statistics(
+        np.r_[x, x + 9], np.r_[y, y + 4], shape=(1000, 1000)
+    )
+    assert single_fraction < 0.1
+    assert doubled_fraction > 0.4
     assert separation == pytest.approx(np.hypot(9, 4), abs=1.5)
+
+
+def test_pair_statistics_find_a_long_jump_in_a_rich_field() -> None:
+    # 500 stars on 640x640 px lie about 14 px apart, so a 47 px jump puts each copy
+    # farther away than other stars: nearest neighbours alone do not see it.
+    from astroiqa_indi.grading._metrics import pair_statistics
+
+    rng = np.random.default_rng(6)
+    x = rng.uniform(0, 640, 500)
+    y = rng.uniform(0, 640, 500)
+    flux = rng.pareto(1.5, 500) + 1
+    single_fraction, _ = pair_statistics(x, y, flux=flux, shape=(640, 640))
+    fainter = 0.6 * flux
+    doubled_fraction, separation = pair_statistics(
+        np.r_[x, x - 40], np.r_[y, y + 25], flux=np.r_[flux, fainter], shape=(640, 640)
+    )
+    assert single_fraction < 0.05
+    assert doubled_fraction > 0.25
+    assert separation == pytest.approx(np.hypot(40, 25), abs=1.5)
 
 
 def test_hot_pixels_and_cosmic_rays_do_not_count_as_stars() -> None:
