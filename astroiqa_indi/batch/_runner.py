@@ -178,8 +178,8 @@ class _Run:
             return result, error_row(key, file_time(path), outcome.detail)
         verdict = verdict_from_dict(outcome.verdict)
         if self.min_transparency is not None:
-            # In the order frames finish, which is close to file order: each is judged
-            # against the good frames of its setup graded before it.
+            # Each frame is judged against the good frames of its setup before it
+            # in file order (see _InOrder).
             self.transparency, verdict = self.transparency.step(
                 verdict, outcome.camera_setup, min_transparency=self.min_transparency
             )
@@ -259,30 +259,71 @@ def _progress(enabled: bool, console: Console | None) -> Progress:
     )
 
 
+class _InOrder:
+    """Hands outcomes to the run in file order when the order matters to the verdicts.
+
+    The session transparency rule judges each frame against the good frames before
+    it, so with parallel workers the frames are recorded in the order they were
+    submitted, not the order they finish: the verdicts then do not depend on
+    ``--jobs``. A finished frame waits at most for those still in flight before it.
+    """
+
+    def __init__(self, run: _Run, by_key: dict[str, Path], advance: Callable[[], None]) -> None:
+        self._run = run
+        self._by_key = by_key
+        self._advance = advance
+        self._ordered = run.min_transparency is not None
+        self._submitted: deque[str] = deque()
+        self._finished: dict[str, Outcome] = {}
+
+    def submitted(self, key: str) -> None:
+        if self._ordered:
+            self._submitted.append(key)
+
+    def finished(self, outcome: Outcome) -> None:
+        if not self._ordered:
+            self._record(outcome)
+            return
+        self._finished[outcome.path] = outcome
+        while self._submitted and self._submitted[0] in self._finished:
+            self._record(self._finished.pop(self._submitted.popleft()))
+
+    def flush(self) -> None:
+        """Record what finished, in order, skipping files that never ran (a Ctrl-C)."""
+        while self._submitted:
+            key = self._submitted.popleft()
+            if key in self._finished:
+                self._record(self._finished.pop(key))
+
+    def _record(self, outcome: Outcome) -> None:
+        self._run.handle(outcome, self._by_key[outcome.path])
+        self._advance()
+
+
 def _drive(
     backend: Backend, todo: list[Path], run: _Run, advance: Callable[[], None]
 ) -> tuple[bool, int]:
     """Keep the backend's slots full until every file is done; returns (interrupted, left)."""
     by_key = {str(p): p for p in todo}
     pending = deque(str(p) for p in todo)
+    outcomes = _InOrder(run, by_key, advance)
     try:
         while pending or backend.in_flight:
             while pending and backend.in_flight < backend.slots:
-                backend.submit(pending.popleft())
-            outcome = backend.next_outcome()
-            run.handle(outcome, by_key[outcome.path])
-            advance()
+                key = pending.popleft()
+                backend.submit(key)
+                outcomes.submitted(key)
+            outcomes.finished(backend.next_outcome())
     except KeyboardInterrupt:
         left = len(pending) + backend.cancel_pending()
         pending.clear()
         try:
             # Files already being read: wait for them and keep their results.
             while backend.in_flight:
-                outcome = backend.next_outcome()
-                run.handle(outcome, by_key[outcome.path])
-                advance()
+                outcomes.finished(backend.next_outcome())
         except KeyboardInterrupt:
             left += backend.in_flight  # a second Ctrl-C: stop waiting
+        outcomes.flush()
         return True, left
     return False, 0
 
@@ -307,7 +348,8 @@ def grade_paths(
     profile
         Rig profile: pixel scale, Bayer layout and quality limits.
     on_frame
-        Called in this process after each file is recorded, in completion order.
+        Called in this process after each file is recorded: in completion order, or
+        in file order when the profile sets ``quality.min_transparency``.
     progress
         Show a progress bar (rate and ETA) on ``console`` (default: stderr).
 

@@ -3,7 +3,7 @@
 The night is ``simulators/scenarios/thin-cloud.yaml`` with night seed 516, where the
 veil is uniform over a clean sky and the shipped model, judging frames alone, lets
 every veiled frame through (``python -m bench.session_transparency``). Graded in
-file order (one job), as the live agent would see them.
+file order, as the live agent would see them, whatever the number of jobs.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ def _profile(min_transparency: float | None) -> Profile:
     return dataclasses.replace(profile, quality=quality)
 
 
-def _grade(folder: Path, min_transparency: float | None) -> list[FrameResult]:
+def _grade(folder: Path, min_transparency: float | None, *, jobs: int = 1) -> list[FrameResult]:
     results: list[FrameResult] = []
     grade_paths(
         [folder],
-        options=BatchOptions(jobs=1),
+        options=BatchOptions(jobs=jobs),
         profile=_profile(min_transparency),
         on_frame=results.append,
     )
@@ -91,3 +91,18 @@ def test_thin_cloud_is_flagged_against_the_session_and_clear_frames_are_not(
     assert len(veiled) >= 10
     assert len(changed) >= len(veiled) // 2
     assert veiled.count("background_issues") >= 0.9 * len(veiled), veiled
+
+
+def test_parallel_workers_give_the_verdicts_of_one(
+    night: tuple[Path, list[dict[str, object]]],
+) -> None:
+    # Each frame is judged against the good frames before it, so two workers that
+    # finish out of order must still record the frames in file order.
+    folder, truth = night
+    one = _grade(folder, 0.5)
+    two = _grade(folder, 0.5, jobs=2)
+    assert [r.path.name for r in two] == [t["file"] for t in truth]
+    for a, b in zip(one, two, strict=True):
+        assert a.verdict is not None and b.verdict is not None
+        assert b.verdict.label == a.verdict.label, b.path.name
+        assert b.verdict.transparency == pytest.approx(a.verdict.transparency), b.path.name
