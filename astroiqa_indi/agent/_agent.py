@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import itertools
 import logging
@@ -110,6 +111,16 @@ class _Arrival:
     probe: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _GradedFrame:
+    """A frame as the grade loop saw it: where it is saved, its camera setup and the
+    session's transparency reference before it (what ``regrade-last`` needs)."""
+
+    path: Path
+    setup: str
+    reference: TransparencyReference
+
+
 class Agent:
     """Grade every exposure of a live INDI session and act on the verdicts.
 
@@ -159,7 +170,7 @@ class Agent:
         self._next_blob: asyncio.Future[None] | None = None
         self._counter = itertools.count(1)
         self._rows: list[ReportRow] = []
-        self._last_frame: Path | None = None
+        self._last_frame: _GradedFrame | None = None
         self._indi: ClientCore | None = None
         self._guider: Phd2Client | None = None
         self._notifier: Notifier | None = None
@@ -342,9 +353,10 @@ class Agent:
                 await self._save(arrival.blob, path)  # still data: kept for a look by day
                 continue
             verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
-            verdict = self._against_session(verdict, camera_setup(frame))
+            graded = _GradedFrame(path, camera_setup(frame), self._transparency)
+            verdict = self._against_session(verdict, graded.setup)
             del frame  # 100 MB of float32: not held while the next BLOB lands
-            await self._handle(index, path, verdict, arrival)
+            await self._handle(index, graded, verdict, arrival)
             if self.max_frames is not None and self.summary.frames >= self.max_frames:
                 self._stop.set()
 
@@ -397,8 +409,11 @@ class Agent:
 
     # ------------------------------------------------------------------ verdicts out
 
-    async def _handle(self, index: int, path: Path, verdict: Verdict, arrival: _Arrival) -> None:
+    async def _handle(
+        self, index: int, graded: _GradedFrame, verdict: Verdict, arrival: _Arrival
+    ) -> None:
         loop = asyncio.get_running_loop()
+        path = graded.path
         self._policy, decision = step(
             self._policy, Observation(verdict.label, arrival.monotonic), self.profile.policy
         )
@@ -409,7 +424,7 @@ class Agent:
         # The frame is written only now: 50 MB of page cache flushing to disk slows a
         # grading running beside it, and nobody waits for the file.
         if await self._save(arrival.blob, path):
-            self._last_frame = path
+            self._last_frame = graded
             try:
                 result = await loop.run_in_executor(
                     self._executor,
@@ -423,6 +438,8 @@ class Agent:
                 )
                 if result.action not in {"none", "kept"}:
                     actions.append(f"flag:{result.action}")
+                if result.action == "moved" and result.written is not None:
+                    self._last_frame = dataclasses.replace(graded, path=Path(result.written))
             except FrameError as exc:
                 self.summary.action_errors += 1
                 self._event("flag_error", f"could not flag {path.name}: {exc}")
@@ -527,7 +544,8 @@ class Agent:
             for action in self.profile.policy.actions:
                 await self._do(action, pause=False)
         elif command == "regrade-last" and self._last_frame is not None:
-            path = self._last_frame
+            last = self._last_frame
+            path = last.path
             loop = asyncio.get_running_loop()
             try:
                 frame = await loop.run_in_executor(
@@ -542,9 +560,20 @@ class Agent:
                 self._event("frame_error", f"cannot regrade {path.name}: {exc}")
                 return
             verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
+            limit = self.profile.quality.min_transparency
+            if limit is not None:
+                # Against the session as it stood when the frame came in, so that the
+                # same frame gets the same verdict; it is not remembered a second time.
+                verdict = last.reference.judge(verdict, last.setup, min_transparency=limit)
             if self._notifier is not None:
                 self._notifier.publish_verdict(verdict, frame_name=path.name)
-            self._event("regrade", f"regraded {path.name}: {verdict.label}", label=verdict.label)
+            self._event(
+                "regrade",
+                f"regraded {path.name}: {verdict.label}",
+                frame=path.name,
+                label=verdict.label,
+                transparency=verdict.transparency,
+            )
 
     # ------------------------------------------------------------------ sequence, guider
 

@@ -46,8 +46,13 @@ async def test_night_with_faults_pauses_guiding_alerts_and_resumes(
             await client.subscribe("iqa-test/#", qos=1)
             await client.subscribe("homeassistant/#", qos=1)
             ready.set()
+            frames = 0
             async for message in client.messages:
                 received.append(message)
+                if message.topic.value == "iqa-test/simulator/frame":
+                    frames += 1
+                    if frames % 12 == 0:  # a user asks for the newest frame again
+                        await client.publish("iqa-test/simulator/command", b"regrade-last", qos=1)
 
     ready = asyncio.Event()
     observer = asyncio.create_task(observe(ready))
@@ -103,9 +108,20 @@ async def test_night_with_faults_pauses_guiding_alerts_and_resumes(
     measured = [f["verdict"]["transparency"] for f in frames if f["verdict"]["transparency"]]
     assert len(measured) >= 10
 
+    # regrade-last grades the newest saved frame again, against the session as it
+    # stood when the frame came in: the same label and measured transparency.
+    regrades = [r for r in journal if r["kind"] == "event" and r["event"] == "regrade"]
+    assert len(regrades) >= 3
+    by_name = {f["frame"]: f["verdict"] for f in frames}
+    for regrade in regrades:
+        first = by_name[regrade["frame"]]
+        assert regrade["label"] == first["label"], (regrade, first)
+        assert regrade["transparency"] == pytest.approx(first["transparency"]), (regrade, first)
+    assert any(r["transparency"] is not None for r in regrades), regrades
+
     # MQTT: one verdict per frame, the retained state, alerts and discovery configs.
     topics = [m.topic.value for m in received]
-    assert topics.count("iqa-test/simulator/frame") == len(frames)
+    assert topics.count("iqa-test/simulator/frame") == len(frames) + len(regrades)
     assert "iqa-test/simulator/alert" in topics
     assert any(t.startswith("homeassistant/") and t.endswith("/config") for t in topics)
     states = [m.payload for m in received if m.topic.value == "iqa-test/simulator/state"]
