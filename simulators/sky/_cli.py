@@ -41,6 +41,7 @@ def _frames(args: argparse.Namespace) -> int:
         boundary=args.boundary,
         size=args.size,
         workers=args.workers,
+        fewest_stars=args.fewest_stars,
     )
     print(f"wrote {args.per_class * 5} frames to {out}")
     return 0
@@ -72,6 +73,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--boundary", action="store_true", help="include ambiguous frames (~half)")
     p.add_argument("--size", type=_size, metavar="WxH", help="render crops of this size")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes (default 1)")
+    p.add_argument(
+        "--fewest-stars",
+        type=int,
+        default=100,
+        metavar="N",
+        help="lower end of the stars drawn per frame, up to 5000 (default 100; sparser "
+        "draws let frames of every label have as few as 6 detectable stars)",
+    )
     p.set_defaults(func=_frames)
 
     q = subparsers.add_parser(

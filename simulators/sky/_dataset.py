@@ -25,7 +25,7 @@ from astroiqa_indi.labels import LABELS
 from ._labels import Truth, label_of
 from ._render import render_frame
 from ._rigs import RIGS, Rig, profile_yaml, random_rig
-from ._sampling import conditions_for
+from ._sampling import FEWEST_STARS, conditions_for
 
 __all__ = ["CSV_COLUMNS", "write_dataset"]
 
@@ -50,6 +50,7 @@ class _Job:
     boundary: bool
     size: tuple[int, int] | None
     frames_dir: Path
+    fewest_stars: int = FEWEST_STARS
 
 
 def _frame(job: _Job) -> tuple[dict[str, str | int | float], Rig]:
@@ -61,7 +62,7 @@ def _frame(job: _Job) -> tuple[dict[str, str | int | float], Rig]:
     # conditions_for checks the label on the full sensor and typical crops;
     # re-draw in the rare case the rendered crop lands elsewhere.
     for _ in range(20):
-        cond = conditions_for(job.label, rig, rng, clear=clear)
+        cond = conditions_for(job.label, rig, rng, clear=clear, fewest_stars=job.fewest_stars)
         array, header, truth = render_frame(rig, cond, rng, size=job.size)
         label, is_clear = label_of(truth, rig)
         if (label, is_clear) == (job.label, clear):
@@ -100,6 +101,7 @@ def write_dataset(
     boundary: bool = False,
     size: tuple[int, int] | None = None,
     workers: int = 1,
+    fewest_stars: int = FEWEST_STARS,
 ) -> Path:
     """Render ``per_class`` frames of every label into ``out_dir``.
 
@@ -121,6 +123,8 @@ def write_dataset(
         ``(width, height)`` crop to render instead of full sensors.
     workers
         Processes to render with (output does not depend on it).
+    fewest_stars
+        Lower end of the stars drawn per frame (see ``conditions_for``).
 
     Returns
     -------
@@ -137,7 +141,17 @@ def write_dataset(
     frames_dir.mkdir(parents=True, exist_ok=True)
     (out / "profiles").mkdir(exist_ok=True)
     jobs = [
-        _Job(i, seed, LABELS[i % len(LABELS)], chosen, random_rigs, boundary, size, frames_dir)
+        _Job(
+            i,
+            seed,
+            LABELS[i % len(LABELS)],
+            chosen,
+            random_rigs,
+            boundary,
+            size,
+            frames_dir,
+            fewest_stars,
+        )
         for i in range(per_class * len(LABELS))
     ]
     if workers > 1:

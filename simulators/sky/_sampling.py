@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["conditions_for", "predict_truth"]
 
-_MIN_EXPECTED_STARS = 12.0
+FEWEST_STARS = 100  # the default lower end of the stars drawn per frame
+_MIN_EXPECTED_STARS = 12.0  # detectable stars a non-background frame needs, by default
 _CHECK_SIZES: tuple[tuple[int, int] | None, ...] = (None, (1024, 1024), (512, 512), (256, 256))
 
 
@@ -274,13 +275,19 @@ def _visible(cond: Conditions, rig: Rig, label: str) -> bool:
     return True
 
 
-def _accept(cond: Conditions, rig: Rig, label: str, clear: bool) -> bool:
+def _min_expected_stars(fewest_stars: int) -> float:
+    """12 detectable stars by default; sparser draws allow sparser frames, down to 6."""
+    return max(6.0, min(_MIN_EXPECTED_STARS, _MIN_EXPECTED_STARS * fewest_stars / FEWEST_STARS))
+
+
+def _accept(cond: Conditions, rig: Rig, label: str, clear: bool, fewest_stars: int) -> bool:
     if clear and not _visible(cond, rig, label):
         return False
+    min_expected = _min_expected_stars(fewest_stars)
     g_lo, g_hi = _gradients(cond, rig)
     for g in (g_lo, g_hi):
         truth = predict_truth(cond, rig, gradient=g)
-        if label != "background_issues" and truth.n_detectable < _MIN_EXPECTED_STARS:
+        if label != "background_issues" and truth.n_detectable < min_expected:
             return False
         if label_of(truth, rig) != (label, clear):
             return False
@@ -290,7 +297,9 @@ def _accept(cond: Conditions, rig: Rig, label: str, clear: bool) -> bool:
 # --- the draw ----------------------------------------------------------------
 
 
-def _draw(label: str, rig: Rig, rng: np.random.Generator, clear: bool) -> Conditions:
+def _draw(
+    label: str, rig: Rig, rng: np.random.Generator, clear: bool, fewest_stars: int
+) -> Conditions:
     max_px = rig.max_fwhm_px
     exposure = rig.exposure_s
     min_frac = 1.5 / max_px  # never sharper than 1.5 px
@@ -365,7 +374,7 @@ def _draw(label: str, rig: Rig, rng: np.random.Generator, clear: bool) -> Condit
 
     fwhm_px = float(np.clip(seeing * max_px, 1.5, 14.0))
     kind = "kolmogorov" if rng.random() < 0.35 else "moffat"
-    n_stars = round(_logu(rng, 100, 5000))
+    n_stars = round(_logu(rng, fewest_stars, 5000))
     cond = Conditions(
         exposure_s=exposure,
         seeing_fwhm_arcsec=fwhm_px * rig.pixel_scale_arcsec,
@@ -426,7 +435,12 @@ def _date(rng: np.random.Generator) -> str:
 
 
 def conditions_for(
-    label: str, rig: Rig, rng: np.random.Generator, *, clear: bool = True
+    label: str,
+    rig: Rig,
+    rng: np.random.Generator,
+    *,
+    clear: bool = True,
+    fewest_stars: int = FEWEST_STARS,
 ) -> Conditions:
     """Draw conditions whose truth gets ``label`` from :func:`label_of`.
 
@@ -441,6 +455,10 @@ def conditions_for(
     clear
         ``True``: well inside the label's band (``label_clear=1``).
         ``False``: inside an ambiguous band whose nearest rule is ``label``.
+    fewest_stars
+        Lower end of the stars per frame (drawn log-uniform up to 5000). Below the
+        default 100, frames of every label may be sparser: the detectable stars a
+        non-background frame needs fall from 12 to as few as 6.
 
     Returns
     -------
@@ -448,8 +466,10 @@ def conditions_for(
     """
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}; expected one of {LABELS}")
+    if not 1 <= fewest_stars <= 5000:
+        raise ValueError("fewest_stars must be within 1..5000")
     for _ in range(200):
-        cond = _draw(label, rig, rng, clear)
-        if _accept(cond, rig, label, clear):
+        cond = _draw(label, rig, rng, clear, fewest_stars)
+        if _accept(cond, rig, label, clear, fewest_stars):
             return cond
     raise RuntimeError(f"could not draw conditions for {label!r} (clear={clear}) on {rig.name}")

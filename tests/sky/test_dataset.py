@@ -93,6 +93,32 @@ def test_same_seed_same_bytes_with_workers(tmp_path: Path) -> None:
     assert len(list((a / "profiles").glob("random-*.yaml"))) == len({r["rig"] for r in rows})
 
 
+def test_fewest_stars_draws_sparser_fields_of_every_label() -> None:
+    from simulators.sky import conditions_for
+    from simulators.sky._sampling import predict_truth
+
+    rig = RIGS["refractor80_asi2600mm"]
+    for label in LABELS:
+        default = [conditions_for(label, rig, np.random.default_rng(i)) for i in range(50)]
+        sparse = [
+            conditions_for(label, rig, np.random.default_rng(i), fewest_stars=30) for i in range(50)
+        ]
+        assert min(c.n_stars for c in default) >= 100
+        assert min(c.n_stars for c in sparse) >= 30
+        assert any(c.n_stars < 100 for c in sparse), label
+    # A sparse good frame may have as few as 6 detectable stars, never fewer.
+    counts = [
+        predict_truth(c, rig, gradient=0.0).n_detectable
+        for c in (
+            conditions_for("good", rig, np.random.default_rng(i), fewest_stars=30)
+            for i in range(40)
+        )
+    ]
+    assert min(counts) >= 6
+    with pytest.raises(ValueError, match="fewest_stars"):
+        conditions_for("good", rig, np.random.default_rng(0), fewest_stars=0)
+
+
 def test_boundary_sets_hold_ambiguous_frames(tmp_path: Path) -> None:
     out = write_dataset(
         tmp_path, per_class=4, seed=2, boundary=True, size=(64, 64), rigs=["refractor80_asi2600mm"]
