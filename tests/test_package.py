@@ -7,7 +7,7 @@ from astroiqa_indi.cli import main
 
 
 def test_version_is_installed_metadata() -> None:
-    assert astroiqa_indi.__version__ == "0.2.0"
+    assert astroiqa_indi.__version__ == "0.3.0"
 
 
 def test_every_error_derives_from_root() -> None:

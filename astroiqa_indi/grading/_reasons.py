@@ -9,8 +9,8 @@ __all__ = ["explain"]
 
 # A median sky this close to the top leaves no room for stars: they are clipped flat.
 _SATURATED_SKY = 0.9
-# Excess pairs at one offset per source: random fields measure under 0.1, a double
-# image of every star about 0.5 (grading/_metrics.pair_statistics).
+# Excess pairs at one offset per source: random fields measure about 0.06, a double
+# image of every star up to 0.5 (grading/_metrics.pair_statistics; bench.misses).
 _DOUBLED = 0.15
 
 
@@ -45,7 +45,7 @@ def explain(
     if label == "very_bad_tracking" and pair_fraction >= _DOUBLED:
         reasons.append(
             f"stars doubled: repeated {pair_separation:.0f} px away across the field: "
-            "the mount jumped during the exposure"
+            "the mount jumped or swung during the exposure"
         )
     if tolerated_elongation is not None and m.elongation is not None:
         reasons.append(
