@@ -55,16 +55,11 @@ def main() -> None:
     from astroiqa_indi.grading import Grader
     from astroiqa_indi.grading._represent import METRIC_FEATURES
     from astroiqa_indi.labels import LABELS
-    from astroiqa_indi.training import load_features
-    from astroiqa_indi.training._represent_batch import represent_batch
+    from astroiqa_indi.training import load_features, predict_labels
 
     grader = Grader.load(args.model)
     features = load_features([args.data], workers=args.jobs)
-    images, tables = represent_batch(features, grader.som)
-    predicted = np.argmax(grader.predict_batch(images, tables), axis=1)
-    predicted[np.array([s.shape[0] == 0 for s in features.stamps])] = LABELS.index(
-        "background_issues"
-    )
+    predicted = predict_labels(grader, features)
     with (Path(args.data) / "labels.csv").open(newline="") as fh:
         truth = {Path(row["file"]).name: row for row in csv.DictReader(fh)}
 

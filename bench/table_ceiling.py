@@ -48,8 +48,7 @@ def main() -> None:
 
     from astroiqa_indi.grading import Grader
     from astroiqa_indi.labels import LABELS
-    from astroiqa_indi.training import load_features
-    from astroiqa_indi.training._represent_batch import represent_batch
+    from astroiqa_indi.training import load_features, predict_labels
     from astroiqa_indi.training._train import _drop_nominal
 
     train = load_features(args.train, workers=args.jobs)
@@ -63,10 +62,9 @@ def main() -> None:
     for folder in args.test:
         test = load_features([folder], workers=args.jobs)
         no_stars = np.array([s.shape[0] == 0 for s in test.stamps])
-        images, tables = represent_batch(test, grader.som)
         predicted = {
             "trees on metrics": trees.predict(test.metrics),
-            f"network {grader.version}": np.argmax(grader.predict_batch(images, tables), 1),
+            f"network {grader.version}": predict_labels(grader, test),
             "classical cuts": grader.cuts.classify(test.metrics),
         }
         row: dict[str, object] = {"data": folder, "frames": len(test)}

@@ -11,10 +11,10 @@ import numpy as np
 
 from astroiqa_indi.grading import Grader
 from astroiqa_indi.labels import LABELS
-from astroiqa_indi.training._dataset import load_features
+from astroiqa_indi.training._dataset import DatasetFeatures, load_features
 from astroiqa_indi.training._represent_batch import represent_batch
 
-__all__ = ["Scores", "evaluate_model", "score"]
+__all__ = ["Scores", "evaluate_model", "predict_labels", "score"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +55,23 @@ def score(truth: np.ndarray, predicted: np.ndarray) -> Scores:
     )
 
 
+def predict_labels(grader: Grader, features: DatasetFeatures) -> np.ndarray:
+    """The network's label index for every frame of ``features``, as ``Grader.grade``
+    would give it: a frame without usable stars is background_issues by rule."""
+    images, tables = represent_batch(features, grader.som)
+    labels = np.argmax(grader.predict_batch(images, tables), axis=1)
+    no_stars = np.array([s.shape[0] == 0 for s in features.stamps], dtype=bool)
+    labels[no_stars] = LABELS.index("background_issues")
+    return labels
+
+
 def evaluate_model(
     data: Sequence[Path | str], *, model_dir: Path | str | None = None, workers: int = 1
 ) -> dict[str, Any]:
     """Scores of the network and of the classical cuts, on all frames and clear ones."""
     grader = Grader.load(model_dir)
     features = load_features(data, workers=workers)
-    images, tables = represent_batch(features, grader.som)
-    network = np.argmax(grader.predict_batch(images, tables), axis=1)
-    # A frame without usable stars is background_issues by rule, as in Grader.grade.
-    no_stars = np.array([s.shape[0] == 0 for s in features.stamps])
-    network[no_stars] = LABELS.index("background_issues")
+    network = predict_labels(grader, features)
     baseline = grader.cuts.classify(features.metrics)
     result: dict[str, Any] = {"model_version": grader.version, "data": [str(d) for d in data]}
     for subset, mask in (("clear", features.clear), ("all", np.ones(len(features), bool))):
