@@ -37,7 +37,13 @@ from astroiqa_indi.agent._view import LiveView
 from astroiqa_indi.config import Profile
 from astroiqa_indi.errors import AstroIQAError, FrameError, GuiderError, IndiError
 from astroiqa_indi.frames import Frame
-from astroiqa_indi.grading import Grader, TransparencyReference, Verdict, camera_setup
+from astroiqa_indi.grading import (
+    CameraSetup,
+    Grader,
+    TransparencyReference,
+    Verdict,
+    camera_setup,
+)
 from astroiqa_indi.indi import Blob, ClientCore, open_client
 from astroiqa_indi.reports import ReportRow, plot_session, write_csv
 
@@ -117,7 +123,7 @@ class _GradedFrame:
     session's transparency reference before it (what ``regrade-last`` needs)."""
 
     path: Path
-    setup: str
+    setup: CameraSetup
     reference: TransparencyReference
 
 
@@ -360,7 +366,7 @@ class Agent:
             if self.max_frames is not None and self.summary.frames >= self.max_frames:
                 self._stop.set()
 
-    def _against_session(self, verdict: Verdict, setup: str) -> Verdict:
+    def _against_session(self, verdict: Verdict, setup: CameraSetup) -> Verdict:
         """The profile's ``min_transparency`` rule, against this session's good frames."""
         limit = self.profile.quality.min_transparency
         if limit is None:

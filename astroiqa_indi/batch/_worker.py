@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from astroiqa_indi.errors import FrameError
 from astroiqa_indi.frames import Frame, frame_kind
-from astroiqa_indi.grading import BrightStars, FrameMetrics, Verdict, camera_setup
+from astroiqa_indi.grading import BrightStars, CameraSetup, FrameMetrics, Verdict, camera_setup
 
 if TYPE_CHECKING:
     from astroiqa_indi.config import Profile
@@ -53,6 +53,10 @@ class WorkerSetup:
         return self.profile.optics.pixel_scale() if self.profile is not None else None
 
 
+# Only graded outcomes carry their frame's setup.
+_NO_SETUP = CameraSetup("")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """One file's result as plain, picklable data.
@@ -69,7 +73,7 @@ class Outcome:
     bayer: str | None = None
     detail: str = ""
     seconds: float = 0.0
-    camera_setup: str = ""
+    camera_setup: CameraSetup = _NO_SETUP
 
 
 def load_grader(setup: WorkerSetup, *, single_thread: bool) -> Grader:

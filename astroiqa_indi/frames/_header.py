@@ -26,6 +26,7 @@ __all__ = [
     "header_captured_at",
     "header_exposure",
     "header_pixel_scale",
+    "header_pointing",
     "header_saturation",
     "inherit_primary",
 ]
@@ -153,6 +154,58 @@ def header_pixel_scale(header: fits.Header) -> float | None:
         scale = _positive(header, key)
         if scale is not None:
             return scale
+    return None
+
+
+_SEXAGESIMAL: Final = re.compile(
+    r"^\s*([+-]?)\s*(\d+(?:\.\d*)?)(?:[\s:hd]+(\d+(?:\.\d*)?))?"
+    r"(?:[\s:m']+(\d+(?:\.\d*)?))?[\s\"s]*$"
+)
+
+
+def _angle(value: object, *, hours: bool) -> float | None:
+    """Degrees from a number (taken as degrees) or a sexagesimal string (hours for RA)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if not isinstance(value, str):
+        return None
+    match = _SEXAGESIMAL.match(value)
+    if match is None:
+        return None
+    sign, whole, minutes, seconds = match.groups()
+    if minutes is None:  # a bare number in a string: degrees, as when unquoted
+        angle = float(whole)
+    else:
+        angle = (float(whole) + float(minutes) / 60 + float(seconds or 0) / 3600) * (
+            15.0 if hours else 1.0
+        )
+    return -angle if sign == "-" else angle
+
+
+def header_pointing(header: fits.Header) -> tuple[float, float] | None:
+    """Where the frame points, ``(ra_deg, dec_deg)``, or ``None``.
+
+    The mount's position as the capture program wrote it: ``RA``/``DEC`` (N.I.N.A.,
+    the Seestar and INDI write degrees; a sexagesimal string is read as hours of RA),
+    else ``OBJCTRA``/``OBJCTDEC`` (sexagesimal, RA in hours: INDI, MaxIm, SGP), else
+    the reference point of a celestial WCS (``CRVAL1/2`` with ``CTYPE1`` ``RA---*``).
+    Meant for telling fields apart within a session, not for astrometry.
+    """
+    pairs: list[tuple[object, object]] = [
+        (_get(header, "RA"), _get(header, "DEC")),
+        (_get(header, "OBJCTRA"), _get(header, "OBJCTDEC")),
+    ]
+    ctype1, ctype2 = _text(header, "CTYPE1") or "", _text(header, "CTYPE2") or ""
+    if ctype1.upper().startswith("RA-") and ctype2.upper().startswith("DEC-"):
+        pairs.append((_number(header, "CRVAL1"), _number(header, "CRVAL2")))
+    for ra_value, dec_value in pairs:
+        ra = _angle(ra_value, hours=True)
+        dec = _angle(dec_value, hours=False)
+        if ra is not None and dec is not None and 0 <= ra <= 360 and -90 <= dec <= 90:
+            return ra % 360.0, dec
     return None
 
 

@@ -6,7 +6,7 @@ Importing this package does not import TensorFlow; :meth:`Grader.load` does.
 from astroiqa_indi.grading._baseline import ClassicalCuts
 from astroiqa_indi.grading._grader import Grader, GradingContext, default_model_dir
 from astroiqa_indi.grading._represent import METRIC_FEATURES, Analysis, analyse, represent
-from astroiqa_indi.grading._session import TransparencyReference, camera_setup
+from astroiqa_indi.grading._session import CameraSetup, TransparencyReference, camera_setup
 from astroiqa_indi.grading._som import SomCodebook
 from astroiqa_indi.grading._verdict import BrightStars, FrameMetrics, Verdict
 
@@ -14,6 +14,7 @@ __all__ = [
     "METRIC_FEATURES",
     "Analysis",
     "BrightStars",
+    "CameraSetup",
     "ClassicalCuts",
     "FrameMetrics",
     "Grader",

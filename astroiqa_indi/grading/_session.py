@@ -13,6 +13,7 @@ the caller keeps the newest reference.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -20,27 +21,74 @@ from types import MappingProxyType
 import numpy as np
 
 from astroiqa_indi.frames import Frame
+from astroiqa_indi.frames._header import header_pointing
 from astroiqa_indi.grading._verdict import Verdict
 
-__all__ = ["TransparencyReference", "camera_setup", "relative_flux"]
+__all__ = ["CameraSetup", "TransparencyReference", "camera_setup", "relative_flux"]
 
 _MIN_RANKS = 3
 _SETUP_KEYWORDS = ("FILTER", "XBINNING", "GAIN", "OFFSET", "OBJECT")
+# Dithers move a field by a few per cent of its width; a slew to another target
+# or the next mosaic panel moves it by most of a width.
+_SAME_FIELD_FRACTION = 0.25
+# Without a pixel scale the field's size is unknown: a narrow field's width.
+_SAME_FIELD_DEG = 0.1
 
 
-def camera_setup(frame: Frame) -> str:
+@dataclass(frozen=True, slots=True)
+class CameraSetup:
     """What must match for two frames' star fluxes to be compared.
 
-    Exposure time, filter, binning, gain, offset and target (``OBJECT``), from the
-    header where it states them. Frames without these keywords share one setup,
-    so a slew to another field without a new ``OBJECT`` needs a new session.
+    Attributes
+    ----------
+    key
+        Exposure time, filter, binning, gain, offset and target (``OBJECT``), from
+        the header where it states them, e.g. ``"300s FILTER=Ha XBINNING=2"``.
+    pointing
+        ``(ra_deg, dec_deg)`` the header gives for the frame, or ``None``.
+    field_deg
+        The frame's shorter side on the sky, degrees, or ``None`` without a pixel scale.
     """
+
+    key: str
+    pointing: tuple[float, float] | None = None
+    field_deg: float | None = None
+
+    def same_field(self, other: CameraSetup) -> bool:
+        """Whether ``other`` points at this field: within a quarter of the field's
+        width (0.1 deg when neither knows its width). Frames that do not state where
+        they point are taken to be of the same field."""
+        if self.pointing is None or other.pointing is None:
+            return True
+        widths = [w for w in (self.field_deg, other.field_deg) if w is not None]
+        limit = _SAME_FIELD_FRACTION * min(widths) if widths else _SAME_FIELD_DEG
+        return _separation_deg(self.pointing, other.pointing) <= limit
+
+
+def _separation_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
+    ra1, dec1, ra2, dec2 = (math.radians(v) for v in (*a, *b))
+    # Haversine: well-conditioned for the small separations that matter here.
+    h = (
+        math.sin((dec2 - dec1) / 2) ** 2
+        + math.cos(dec1) * math.cos(dec2) * math.sin((ra2 - ra1) / 2) ** 2
+    )
+    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h))))
+
+
+def camera_setup(frame: Frame) -> CameraSetup:
+    """The frame's :class:`CameraSetup`: its exposure, filter, binning, gain, offset
+    and ``OBJECT`` keywords, and where it points (``RA``/``DEC``, ``OBJCTRA``/
+    ``OBJCTDEC`` or a celestial WCS). A slew to another field changes the pointing
+    even when ``OBJECT`` stays the same or is absent."""
     parts = [f"{frame.exposure_s:g}s" if frame.exposure_s else "?s"]
     for key in _SETUP_KEYWORDS:
         value = frame.header.get(key)
         if value is not None and str(value).strip():
             parts.append(f"{key}={str(value).strip()}")
-    return " ".join(parts)
+    field_deg = None
+    if frame.pixel_scale_arcsec is not None:
+        field_deg = min(frame.data.shape) * frame.pixel_scale_arcsec / 3600.0
+    return CameraSetup(" ".join(parts), header_pointing(frame.header), field_deg)
 
 
 def relative_flux(frame: Verdict, reference: Verdict) -> float | None:
@@ -84,13 +132,16 @@ class TransparencyReference:
         a cloud thickening slowly over many frames is still compared with clear
         sky, not with itself.
     history
-        Remembered good verdicts per setup, oldest first.
+        Remembered good frames per :attr:`CameraSetup.key`, oldest first: each
+        frame's setup (for its pointing) and verdict.
     """
 
     window: int = 20
     min_frames: int = 3
     percentile: float = 10.0
-    history: Mapping[str, tuple[Verdict, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    history: Mapping[str, tuple[tuple[CameraSetup, Verdict], ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def __post_init__(self) -> None:
         if self.window < 1 or not 1 <= self.min_frames <= self.window:
@@ -99,19 +150,19 @@ class TransparencyReference:
             raise ValueError("percentile must be within 0..100")
         object.__setattr__(self, "history", MappingProxyType(dict(self.history)))
 
-    def transparency(self, verdict: Verdict, setup: str) -> float | None:
-        """The frame's star flux against this setup's good frames, or ``None``
-        before :attr:`min_frames` of them or without enough stars to compare."""
+    def transparency(self, verdict: Verdict, setup: CameraSetup) -> float | None:
+        """The frame's star flux against the good frames of this setup and field, or
+        ``None`` before :attr:`min_frames` of them or without enough stars to compare."""
         ratios = [
             r
-            for ref in self.history.get(setup, ())
-            if (r := relative_flux(verdict, ref)) is not None
+            for ref_setup, ref in self.history.get(setup.key, ())
+            if ref_setup.same_field(setup) and (r := relative_flux(verdict, ref)) is not None
         ]
         if len(ratios) < self.min_frames:
             return None
         return float(np.percentile(ratios, self.percentile))
 
-    def judge(self, verdict: Verdict, setup: str, *, min_transparency: float) -> Verdict:
+    def judge(self, verdict: Verdict, setup: CameraSetup, *, min_transparency: float) -> Verdict:
         """``verdict`` with its measured :attr:`Verdict.transparency`, and labelled
         ``background_issues`` when its good-looking stars are too faint.
 
@@ -140,17 +191,18 @@ class TransparencyReference:
         )
 
     def step(
-        self, verdict: Verdict, setup: str, *, min_transparency: float
+        self, verdict: Verdict, setup: CameraSetup, *, min_transparency: float
     ) -> tuple[TransparencyReference, Verdict]:
         """:meth:`judge` the next frame of a session, then :meth:`record` it: the
         newest reference and the frame's verdict."""
         verdict = self.judge(verdict, setup, min_transparency=min_transparency)
         return self.record(verdict, setup), verdict
 
-    def record(self, verdict: Verdict, setup: str) -> TransparencyReference:
+    def record(self, verdict: Verdict, setup: CameraSetup) -> TransparencyReference:
         """The reference with ``verdict`` remembered, if it is a good frame with stars."""
         if verdict.label != "good" or not verdict.bright_stars:
             return self
         history = dict(self.history)
-        history[setup] = (*history.get(setup, ()), verdict)[-self.window :]
+        remembered = (*history.get(setup.key, ()), (setup, verdict))
+        history[setup.key] = remembered[-self.window :]
         return dataclasses.replace(self, history=MappingProxyType(history))

@@ -436,6 +436,9 @@ class Ccd(Device):
             compress=self.compression["INDI_ENABLED"].on,
             observer=self.fits_header["FITS_OBSERVER"].value,
             object_name=self.fits_header["FITS_OBJECT"].value,
+            pointing=(
+                (mount.ra_hours, mount.dec_deg) if mount is not None and mount.connected else None
+            ),
             frame_number=self.frames_sent,
         )
         return request, moment.segment, moment.elapsed_s

@@ -55,6 +55,8 @@ class ExposureRequest:
         Write ``.fits.fz`` (Rice tile compression) instead of ``.fits``.
     observer, object_name
         FITS_HEADER values; empty strings are left out.
+    pointing
+        ``(ra_hours, dec_deg)`` of the connected mount at the start, or ``None``.
     frame_number
         1-based count of the camera's exposures; seeds this frame's noise.
     """
@@ -72,6 +74,7 @@ class ExposureRequest:
     compress: bool = False
     observer: str = ""
     object_name: str = ""
+    pointing: tuple[float, float] | None = None
     frame_number: int = 1
 
     def __post_init__(self) -> None:
@@ -251,6 +254,23 @@ class SkyCamera:
             header["OBSERVER"] = (request.observer, "Observer")
         if request.object_name:
             header["OBJECT"] = (request.object_name, "Object name")
+        if request.pointing is not None and request.frame_type == "Light":
+            # As an INDI camera that snoops a mount writes them: sexagesimal strings.
+            ra_hours, dec_deg = request.pointing
+            header["OBJCTRA"] = (_sexagesimal(ra_hours % 24, signed=False), "Object RA in Hours")
+            header["OBJCTDEC"] = (_sexagesimal(dec_deg, signed=True), "Object DEC in Degrees")
+
+
+def _sexagesimal(value: float, *, signed: bool) -> str:
+    """``12 34 56.78`` (``+12 34 56.78`` when ``signed``, else hours of RA), seconds
+    rounded to 0.01."""
+    centiseconds = round(abs(value) * 360000)
+    if not signed:  # hours of RA: 23:59:59.999 rounds to 00:00:00.00
+        centiseconds %= 24 * 360000
+    whole, rest = divmod(centiseconds, 360000)
+    minutes, rest = divmod(rest, 6000)
+    sign = ("-" if value < 0 else "+") if signed else ""
+    return f"{sign}{whole:02d} {minutes:02d} {rest / 100:05.2f}"
 
 
 def next_upload_path(folder: Path, prefix: str, fmt: str) -> Path:

@@ -46,6 +46,8 @@ class MountStatus:
         Current pointing (JNow).
     guide_pulses
         Guide pulses completed since connection.
+    connected
+        A client has connected the mount, so a camera snooping it knows the pointing.
     """
 
     tracking: bool
@@ -53,6 +55,7 @@ class MountStatus:
     ra_hours: float
     dec_deg: float
     guide_pulses: int
+    connected: bool = False
 
 
 class Mount(Device):
@@ -185,6 +188,7 @@ class Mount(Device):
             ra_hours=self.coords["RA"].value,
             dec_deg=self.coords["DEC"].value,
             guide_pulses=self.guide_pulses,
+            connected=self.connected,
         )
 
     def on_disconnect(self) -> None:

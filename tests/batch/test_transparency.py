@@ -3,17 +3,20 @@
 The night is ``simulators/scenarios/thin-cloud.yaml`` with night seed 516, where the
 veil is uniform over a clean sky and the shipped model, judging frames alone, lets
 every veiled frame through (``python -m bench.session_transparency``). Graded in
-file order, as the live agent would see them, whatever the number of jobs.
+file order, as the live agent would see them, whatever the number of jobs. A slew
+to a sparser field is told apart from a veil by the pointing keywords.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from astropy.io import fits
 
 from astroiqa_indi.batch import BatchOptions, FrameResult, grade_paths
 from astroiqa_indi.config import Profile, loads_profile
@@ -106,3 +109,52 @@ def test_parallel_workers_give_the_verdicts_of_one(
         assert a.verdict is not None and b.verdict is not None
         assert b.verdict.label == a.verdict.label, b.path.name
         assert b.verdict.transparency == pytest.approx(a.verdict.transparency), b.path.name
+
+
+@pytest.fixture(scope="module")
+def two_fields(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Five clear frames of a rich field, then five of a sparse one (night seeds 516
+    and 522: the sparse field's brightest stars have a quarter of the flux), the
+    same folders with and without the mount's pointing in the headers."""
+    from simulators.observatory import write_night_files
+    from simulators.sky import SCENARIO_DIR
+
+    root = tmp_path_factory.mktemp("two-fields")
+    scenario = yaml.safe_load((SCENARIO_DIR / "thin-cloud.yaml").read_text())
+    pointed, blind = root / "pointed", root / "blind"
+    pointed.mkdir()
+    blind.mkdir()
+    fields = (("a", 516, "00 42 44.3", "+41 16 09"), ("b", 522, "01 33 50.9", "+30 39 37"))
+    for field, night_seed, ra, dec in fields:
+        (root / f"{field}.yaml").write_text(yaml.safe_dump({**scenario, "seed": night_seed}))
+        files = write_night_files(
+            root / f"{field}.yaml", root / field, rig=_RIG, size=(640, 480), seed=1, count=5
+        )
+        for item in files:
+            name = f"{field}_{item.path.name}"
+            shutil.copyfile(item.path, blind / name)
+            with fits.open(item.path) as hdus:
+                hdus[0].header["OBJCTRA"] = ra
+                hdus[0].header["OBJCTDEC"] = dec
+                hdus.writeto(pointed / name)
+    return pointed, blind
+
+
+def test_a_slew_to_a_sparser_field_is_not_taken_for_cloud(two_fields: tuple[Path, Path]) -> None:
+    pointed, blind = two_fields
+    with_pointing = _grade(pointed, 0.5)
+    without = _grade(blind, 0.5)
+    assert [r.path.name for r in with_pointing] == [r.path.name for r in without]
+    assert len(with_pointing) == 10
+    # No OBJECT keyword and no pointing: the sparse field reads as a veil over the
+    # rich one (the control that shows the fields differ enough)...
+    sparse = [r.verdict for r in without[5:] if r.verdict is not None]
+    assert [v.label for v in sparse] == ["background_issues"] * 5
+    assert all(v.reasons[0].startswith(_RULE) for v in sparse)
+    # ...while the pointing keywords tell the two fields apart.
+    labels = [r.verdict.label if r.verdict else None for r in with_pointing]
+    assert labels == ["good"] * 10
+    transparency = [r.verdict.transparency for r in with_pointing if r.verdict is not None]
+    # Each field is measured against its own frames once it has three good ones.
+    assert transparency[:3] == [None] * 3 and transparency[5:8] == [None] * 3
+    assert all(t is not None and 0.8 < t < 1.25 for t in transparency[3:5] + transparency[8:])

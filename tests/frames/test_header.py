@@ -12,6 +12,7 @@ from astropy.io import fits
 
 from astroiqa_indi.errors import FrameError
 from astroiqa_indi.frames import Frame, frame_kind, read_header
+from astroiqa_indi.frames._header import header_pointing
 from tests.frames._files import (
     ONE_ARCSEC_FOCAL_MM,
     Cards,
@@ -54,6 +55,31 @@ def frame_with(cards: Cards) -> Frame:
 def test_pixel_scale_from_header(cards: Cards, scale: float | None) -> None:
     found = frame_with(cards).pixel_scale_arcsec
     assert found == (None if scale is None else pytest.approx(scale))
+
+
+@pytest.mark.parametrize(
+    ("cards", "pointing"),
+    [
+        ({"RA": 193.070835, "DEC": 40.979722}, (193.070835, 40.979722)),  # Seestar, N.I.N.A.
+        ({"OBJCTRA": "08 51 20.100", "OBJCTDEC": "+11 48 43.00"}, (132.83375, 11.8119444)),
+        ({"OBJCTRA": "00:30:00", "OBJCTDEC": "-00:30:00"}, (7.5, -0.5)),
+        ({"OBJCTRA": "05h34m32s", "OBJCTDEC": "+22d00m52s"}, (83.633333, 22.0144444)),
+        ({"RA": "22:22:08.65", "DEC": "-46:01:03.3"}, (335.536042, -46.0175833)),  # hours
+        # RA/DEC win over OBJCTRA/OBJCTDEC, and both over the WCS.
+        ({"RA": 10.0, "DEC": 5.0, "OBJCTRA": "01 00 00", "OBJCTDEC": "00 00 00"}, (10.0, 5.0)),
+        (
+            {"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 303.2, "CRVAL2": 46.0},
+            (303.2, 46.0),
+        ),
+        ({"CRVAL1": 1.0, "CRVAL2": 1.0}, None),  # a pixel WCS says nothing about the sky
+        ({"OBJCTRA": "n/a", "OBJCTDEC": "n/a", "RA": 400.0, "DEC": 0.0}, None),
+        ({"RA": 10.0}, None),
+        ({}, None),
+    ],
+)
+def test_pointing_from_header(cards: Cards, pointing: tuple[float, float] | None) -> None:
+    found = header_pointing(frame_with(cards).header)
+    assert found == (None if pointing is None else pytest.approx(pointing))
 
 
 def test_explicit_scale_wins_over_the_header() -> None:

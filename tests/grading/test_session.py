@@ -9,6 +9,7 @@ from astropy.io import fits
 from astroiqa_indi.frames import Frame
 from astroiqa_indi.grading import (
     BrightStars,
+    CameraSetup,
     FrameMetrics,
     TransparencyReference,
     Verdict,
@@ -21,6 +22,7 @@ from astroiqa_indi.labels import LABELS
 
 _PROBS = dict(zip(LABELS, (0.7, 0.1, 0.05, 0.1, 0.05), strict=True))
 # A field's 12 brightest stars at full transparency, ADU; the first one saturates.
+_TEN = CameraSetup("10s")
 _FIELD = np.array([90000.0, 40000, 25000, 18000, 12000, 9000, 7000, 5000, 4000, 3000, 2500, 2000])
 
 
@@ -40,7 +42,7 @@ def _verdict(transparency: float | None, label: str = "good", *, n_sources: int 
     )
 
 
-def _session(levels: list[float], setup: str = "10s") -> TransparencyReference:
+def _session(levels: list[float], setup: CameraSetup = _TEN) -> TransparencyReference:
     reference = TransparencyReference()
     for level in levels:
         reference = reference.record(_verdict(level), setup)
@@ -70,44 +72,47 @@ def test_relative_flux_compares_the_same_ranks_and_skips_saturated_ones() -> Non
 
 def test_a_good_frame_with_faint_stars_becomes_background_issues() -> None:
     reference = _session([1.0, 0.98, 1.01])
-    judged = reference.judge(_verdict(0.4), "10s", min_transparency=0.5)
+    judged = reference.judge(_verdict(0.4), _TEN, min_transparency=0.5)
     assert judged.label == "background_issues"
     assert judged.transparency == pytest.approx(0.4 / 1.008, 1e-3)
     assert judged.reasons[0].startswith("stars at 0.40 of their flux")
     assert judged.reasons[1:] == ("round stars",)
     assert dict(judged.probabilities) == pytest.approx(_PROBS)  # the network's, untouched
     # Against the brightest of the remembered frames (10th percentile of the ratios).
-    assert reference.transparency(_verdict(0.4), "10s") == pytest.approx(0.4 / 1.008, 1e-3)
+    assert reference.transparency(_verdict(0.4), _TEN) == pytest.approx(0.4 / 1.008, 1e-3)
 
 
 def test_frames_within_the_limit_keep_their_label_and_carry_the_ratio() -> None:
     reference = _session([1.0, 1.0, 1.0])
-    kept = reference.judge(_verdict(0.6), "10s", min_transparency=0.5)
+    kept = reference.judge(_verdict(0.6), _TEN, min_transparency=0.5)
     assert kept.label == "good" and kept.reasons == ("round stars",)
     assert kept.transparency == pytest.approx(0.6)
     assert kept.to_dict()["transparency"] == pytest.approx(0.6)
     trailed = _verdict(0.1, "bad_tracking")
-    assert reference.judge(trailed, "10s", min_transparency=0.5) is trailed
+    assert reference.judge(trailed, _TEN, min_transparency=0.5) is trailed
     assert trailed.transparency is None
 
 
 def test_no_judgement_before_enough_frames_of_the_same_setup() -> None:
     reference = _session([1.0, 1.0])
-    assert reference.judge(_verdict(0.1), "10s", min_transparency=0.5).label == "good"
-    reference = reference.record(_verdict(1.0), "10s")
-    assert reference.judge(_verdict(0.1), "10s", min_transparency=0.5).label != "good"
+    assert reference.judge(_verdict(0.1), _TEN, min_transparency=0.5).label == "good"
+    reference = reference.record(_verdict(1.0), _TEN)
+    assert reference.judge(_verdict(0.1), _TEN, min_transparency=0.5).label != "good"
     # Another filter or exposure is another reference.
-    assert reference.judge(_verdict(0.1), "30s FILTER=Ha", min_transparency=0.5).label == "good"
-    assert reference.judge(_verdict(None), "10s", min_transparency=0.5).label == "good"
+    assert (
+        reference.judge(_verdict(0.1), CameraSetup("30s FILTER=Ha"), min_transparency=0.5).label
+        == "good"
+    )
+    assert reference.judge(_verdict(None), _TEN, min_transparency=0.5).label == "good"
 
 
 def test_only_good_frames_with_stars_are_remembered() -> None:
     reference = _session([1.0, 1.0, 1.0])
-    assert reference.record(_verdict(0.2, "background_issues"), "10s") is reference
-    assert reference.record(_verdict(None), "10s") is reference
+    assert reference.record(_verdict(0.2, "background_issues"), _TEN) is reference
+    assert reference.record(_verdict(None), _TEN) is reference
     many = _session([1.0 + i / 100 for i in range(30)])
     kept = many.history["10s"]
-    assert len(kept) == 20 and kept[0].bright_stars.flux[1] == pytest.approx(40000 * 1.10)
+    assert len(kept) == 20 and kept[0][1].bright_stars.flux[1] == pytest.approx(40000 * 1.10)
 
 
 def test_a_slowly_thickening_cloud_is_measured_against_clear_sky() -> None:
@@ -115,8 +120,8 @@ def test_a_slowly_thickening_cloud_is_measured_against_clear_sky() -> None:
     reference = TransparencyReference()
     labels = []
     for i in range(15):
-        verdict = reference.judge(_verdict(0.92**i), "10s", min_transparency=0.5)
-        reference = reference.record(verdict, "10s")
+        verdict = reference.judge(_verdict(0.92**i), _TEN, min_transparency=0.5)
+        reference = reference.record(verdict, _TEN)
         labels.append(verdict.label)
     # 0.92**8 = 0.51, 0.92**9 = 0.47: flagged from the ninth or tenth frame on,
     # against the clear frames among the remembered ones.
@@ -134,9 +139,57 @@ def test_reference_validates_its_settings() -> None:
 def test_camera_setup_names_exposure_filter_binning_and_target() -> None:
     header = fits.Header({"FILTER": "Ha ", "XBINNING": 2, "OBJECT": "M 31"})
     frame = Frame(data=np.zeros((8, 8), np.float32), header=header, exposure_s=300.0)
-    assert camera_setup(frame) == "300s FILTER=Ha XBINNING=2 OBJECT=M 31"
+    assert camera_setup(frame) == CameraSetup("300s FILTER=Ha XBINNING=2 OBJECT=M 31")
     bare = Frame(data=np.zeros((8, 8), np.float32))
-    assert camera_setup(bare) == "?s"
+    assert camera_setup(bare) == CameraSetup("?s")
+
+
+def test_camera_setup_reads_where_the_frame_points_and_how_wide_it_is() -> None:
+    header = fits.Header({"OBJCTRA": "05 35 17.3", "OBJCTDEC": "-05 23 28"})
+    frame = Frame(
+        data=np.zeros((400, 600), np.float32),
+        header=header,
+        exposure_s=60.0,
+        pixel_scale_arcsec=2.0,
+    )
+    setup = camera_setup(frame)
+    assert setup.key == "60s"
+    assert setup.pointing == pytest.approx((83.822083, -5.391111))
+    assert setup.field_deg == pytest.approx(400 * 2.0 / 3600)
+
+
+def test_same_field_within_a_quarter_of_the_field_width() -> None:
+    here = CameraSetup("10s", (83.8, -5.4), 0.4)
+    assert here.same_field(CameraSetup("10s", (83.8 + 0.09 / np.cos(np.radians(5.4)), -5.4), 0.4))
+    assert not here.same_field(CameraSetup("10s", (83.8, -5.29), 0.4))
+    # The narrower field decides; without any width, 0.1 deg.
+    assert not here.same_field(CameraSetup("10s", (83.8, -5.33), 0.2))
+    assert CameraSetup("10s", (83.8, -5.4)).same_field(CameraSetup("10s", (83.8, -5.31)))
+    assert not CameraSetup("10s", (83.8, -5.4)).same_field(CameraSetup("10s", (83.8, -5.29)))
+    # Across RA 0 and near the pole.
+    assert CameraSetup("10s", (359.95, 0.0), 1.0).same_field(CameraSetup("10s", (0.05, 0.0), 1.0))
+    assert CameraSetup("10s", (0.0, 89.9), 1.0).same_field(CameraSetup("10s", (180.0, 89.9), 1.0))
+    # A frame that does not say where it points could be anywhere: compared as before.
+    assert here.same_field(CameraSetup("10s"))
+
+
+def test_a_slew_to_a_sparser_field_is_not_taken_for_cloud() -> None:
+    m31 = CameraSetup("10s", (10.68, 41.27), 1.0)
+    m33 = CameraSetup("10s", (23.46, 30.66), 1.0)
+    reference = _session([1.0, 1.0, 1.0], m31)
+    # M33's brightest stars are fainter than M31's: the same sky, another field.
+    assert reference.judge(_verdict(0.3), m33, min_transparency=0.5).label == "good"
+    assert reference.transparency(_verdict(0.3), m33) is None
+    for _ in range(3):
+        reference = reference.record(_verdict(0.3), m33)
+    assert reference.transparency(_verdict(0.3), m33) == pytest.approx(1.0)
+    assert reference.judge(_verdict(0.1), m33, min_transparency=0.5).label == "background_issues"
+    # Back on M31, a dither away, its own frames are the reference again.
+    dithered = CameraSetup("10s", (10.69, 41.27), 1.0)
+    assert reference.transparency(_verdict(0.9), dithered) == pytest.approx(0.9)
+    # Without pointing keywords the slew looks like a thick cloud.
+    blind = _session([1.0, 1.0, 1.0])
+    assert blind.judge(_verdict(0.3), _TEN, min_transparency=0.5).label == "background_issues"
 
 
 @pytest.mark.slow

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 
 import pytest
+from astropy.io import fits
 
 from astroiqa_indi.errors import IndiError
+from astroiqa_indi.frames._header import header_pointing
 from astroiqa_indi.indi import IndiClient, PropertyState
 from simulators.observatory import sidereal_trail_px
 from tests.observatory.conftest import CCD, MOUNT, Served
@@ -73,6 +76,32 @@ async def test_an_untracked_mount_trails_the_stars(served: Served) -> None:
     entries = [json.loads(line) for line in served.truth_log.read_text().splitlines()]
     expected = sidereal_trail_px(10.0, 45.0, 1.6157)
     assert entries[1]["truth"]["drift_px"] == pytest.approx(expected, rel=0.01)
+
+
+async def test_frames_say_where_a_connected_mount_points(served: Served) -> None:
+    async with IndiClient(port=served.port, fail_fast=True) as indi:
+        await indi.set_switch(CCD, "CONNECTION", {"CONNECT": True}, wait=True)
+        before = await _frame_header(indi)
+        await indi.set_switch(MOUNT, "CONNECTION", {"CONNECT": True}, wait=True)
+        await indi.set_switch(MOUNT, "ON_COORD_SET", {"TRACK": True}, wait=True)
+        await indi.set_number(
+            MOUNT, "EQUATORIAL_EOD_COORD", {"RA": 5.5875, "DEC": -5.39}, wait=True
+        )
+        after = await _frame_header(indi)
+    # Like an INDI camera snooping its mount: nothing before the mount is connected.
+    assert "OBJCTRA" not in before and "OBJCTDEC" not in before
+    assert (after["OBJCTRA"], after["OBJCTDEC"]) == ("05 35 15.00", "-05 23 24.00")
+    assert header_pointing(after) == pytest.approx((83.8125, -5.39))
+
+
+async def _frame_header(indi: IndiClient) -> fits.Header:
+    blobs = indi.blobs(device=CCD)
+    await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10.0})
+    async with asyncio.timeout(20):
+        blob = await anext(blobs)
+    await indi.wait_for(CCD, "CCD_EXPOSURE", state=PropertyState.OK)
+    with fits.open(io.BytesIO(blob.data)) as hdus:
+        return hdus[0].header.copy()
 
 
 async def test_sim_conditions_override_the_sky_live(served: Served) -> None:
