@@ -255,22 +255,21 @@ class SkyCamera:
         if request.object_name:
             header["OBJECT"] = (request.object_name, "Object name")
         if request.pointing is not None and request.frame_type == "Light":
-            # As an INDI camera that snoops a mount writes them: sexagesimal strings.
+            # As indi_simulator_ccd 1.9.9 writes them when it snoops a mount.
             ra_hours, dec_deg = request.pointing
-            header["OBJCTRA"] = (_sexagesimal(ra_hours % 24, signed=False), "Object RA in Hours")
-            header["OBJCTDEC"] = (_sexagesimal(dec_deg, signed=True), "Object DEC in Degrees")
+            header["OBJCTRA"] = (_sexagesimal(ra_hours % 24), "Object J2000 RA in Hours")
+            header["OBJCTDEC"] = (_sexagesimal(dec_deg), "Object J2000 DEC in Degrees")
+            header["RA"] = (round(ra_hours % 24 * 15, 6), "Object J2000 RA in Degrees")
+            header["DEC"] = (round(dec_deg, 6), "Object J2000 DEC in Degrees")
 
 
-def _sexagesimal(value: float, *, signed: bool) -> str:
-    """``12 34 56.78`` (``+12 34 56.78`` when ``signed``, else hours of RA), seconds
-    rounded to 0.01."""
+def _sexagesimal(value: float) -> str:
+    """libindi's form: `` 5 35 15.00``, ``-5 23 24.00`` (no ``+``), seconds to 0.01."""
     centiseconds = round(abs(value) * 360000)
-    if not signed:  # hours of RA: 23:59:59.999 rounds to 00:00:00.00
-        centiseconds %= 24 * 360000
     whole, rest = divmod(centiseconds, 360000)
     minutes, rest = divmod(rest, 6000)
-    sign = ("-" if value < 0 else "+") if signed else ""
-    return f"{sign}{whole:02d} {minutes:02d} {rest / 100:05.2f}"
+    sign = "-" if value < 0 and centiseconds else ""
+    return f"{sign + str(whole):>2} {minutes:02d} {rest / 100:05.2f}"
 
 
 def next_upload_path(folder: Path, prefix: str, fmt: str) -> Path:

@@ -13,6 +13,8 @@ import sep
 from astropy.io import fits
 from numpy.testing import assert_array_equal
 
+from astroiqa_indi.frames import Frame
+from astroiqa_indi.grading import camera_setup
 from astroiqa_indi.indi import (
     Blob,
     BlobStream,
@@ -174,3 +176,32 @@ async def test_server_killed_and_restarted_mid_session(private_indi_server: Indi
         second = await next_blob(stream)
         assert second.received_at > first.received_at
         assert indi.stats.reconnects == 1
+
+
+@pytest.mark.slow
+async def test_frames_carry_the_snooped_mount_pointing(indi_server: IndiServer) -> None:
+    # The session transparency rule tells fields apart by these keywords.
+    async with IndiClient(port=indi_server.port) as indi:
+        await connect_device(indi, TELESCOPE)
+        await connect_device(indi, CCD)
+        stream = indi.blobs(device=CCD)
+        setups = []
+        for ra_hours, dec_deg in ((5.5875, -5.39), (13.4, 28.4)):
+            await indi.set_switch(TELESCOPE, "ON_COORD_SET", {"SYNC": True}, wait=True)
+            await indi.set_number(
+                TELESCOPE,
+                "EQUATORIAL_EOD_COORD",
+                {"RA": ra_hours, "DEC": dec_deg},
+                wait=True,
+            )
+            await start_exposure(indi, 0.5)
+            blob = await next_blob(stream)
+            frame = Frame.from_bytes(blob.data, blob.format)
+            assert {"OBJCTRA", "OBJCTDEC"} <= set(frame.header)
+            setup = camera_setup(frame)
+            assert setup.pointing is not None and setup.field_deg is not None
+            # The driver writes J2000; the mount was synced in JNow (precession < 0.5 deg).
+            assert setup.pointing[1] == pytest.approx(dec_deg, abs=0.5)
+            assert setup.pointing[0] == pytest.approx(ra_hours * 15, abs=0.5)
+            setups.append(setup)
+    assert not setups[0].same_field(setups[1])

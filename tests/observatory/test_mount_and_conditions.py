@@ -89,8 +89,11 @@ async def test_frames_say_where_a_connected_mount_points(served: Served) -> None
         )
         after = await _frame_header(indi)
     # Like an INDI camera snooping its mount: nothing before the mount is connected.
-    assert "OBJCTRA" not in before and "OBJCTDEC" not in before
-    assert (after["OBJCTRA"], after["OBJCTDEC"]) == ("05 35 15.00", "-05 23 24.00")
+    assert not {"OBJCTRA", "OBJCTDEC", "RA", "DEC"} & set(before)
+    assert (after["OBJCTRA"], after["OBJCTDEC"]) == (" 5 35 15.00", "-5 23 24.00")
+    assert (after["RA"], after["DEC"]) == pytest.approx((83.8125, -5.39))
+    assert header_pointing(after) == pytest.approx((83.8125, -5.39))
+    del after["RA"], after["DEC"]
     assert header_pointing(after) == pytest.approx((83.8125, -5.39))
 
 
