@@ -163,12 +163,14 @@ _SEXAGESIMAL: Final = re.compile(
 )
 
 
-def _angle(value: object, *, hours: bool) -> float | None:
-    """Degrees from a number (taken as degrees) or a sexagesimal string (hours for RA)."""
+def _angle(value: object, *, hours: bool, bare_hours: bool = False) -> float | None:
+    """Degrees from a number or a sexagesimal string (hours when ``hours``); a bare
+    number counts as hours only when ``bare_hours`` (``OBJCTRA`` is hours by convention)."""
     if isinstance(value, bool) or value is None:
         return None
+    scale = 15.0 if hours else 1.0
     if isinstance(value, int | float):
-        number = float(value)
+        number = float(value) * (scale if bare_hours else 1.0)
         return number if math.isfinite(number) else None
     if not isinstance(value, str):
         return None
@@ -176,12 +178,12 @@ def _angle(value: object, *, hours: bool) -> float | None:
     if match is None:
         return None
     sign, whole, minutes, seconds = match.groups()
-    if minutes is None:  # a bare number in a string: degrees, as when unquoted
-        angle = float(whole)
+    if minutes is None:
+        angle = float(whole) * (scale if bare_hours else 1.0)
+    elif float(minutes) >= 60 or float(seconds or 0) >= 60:
+        return None
     else:
-        angle = (float(whole) + float(minutes) / 60 + float(seconds or 0) / 3600) * (
-            15.0 if hours else 1.0
-        )
+        angle = (float(whole) + float(minutes) / 60 + float(seconds or 0) / 3600) * scale
     return -angle if sign == "-" else angle
 
 
@@ -201,8 +203,8 @@ def header_pointing(header: fits.Header) -> tuple[float, float] | None:
     ctype1, ctype2 = _text(header, "CTYPE1") or "", _text(header, "CTYPE2") or ""
     if ctype1.upper().startswith("RA-") and ctype2.upper().startswith("DEC-"):
         pairs.append((_number(header, "CRVAL1"), _number(header, "CRVAL2")))
-    for ra_value, dec_value in pairs:
-        ra = _angle(ra_value, hours=True)
+    for index, (ra_value, dec_value) in enumerate(pairs):
+        ra = _angle(ra_value, hours=True, bare_hours=index == 1)
         dec = _angle(dec_value, hours=False)
         if ra is not None and dec is not None and 0 <= ra <= 360 and -90 <= dec <= 90:
             return ra % 360.0, dec

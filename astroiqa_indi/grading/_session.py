@@ -31,7 +31,7 @@ _SETUP_KEYWORDS = ("FILTER", "XBINNING", "GAIN", "OFFSET", "OBJECT")
 # Dithers move a field by a few per cent of its width; a slew to another target
 # or the next mosaic panel moves it by most of a width.
 _SAME_FIELD_FRACTION = 0.25
-# Without a pixel scale the field's size is unknown: a narrow field's width.
+# Without a pixel scale the field's size is unknown: the limit for a narrow field.
 _SAME_FIELD_DEG = 0.1
 
 

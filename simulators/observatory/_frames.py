@@ -255,7 +255,8 @@ class SkyCamera:
         if request.object_name:
             header["OBJECT"] = (request.object_name, "Object name")
         if request.pointing is not None and request.frame_type == "Light":
-            # As indi_simulator_ccd 1.9.9 writes them when it snoops a mount.
+            # As indi_simulator_ccd 1.9.9 writes them when it snoops a mount (it converts
+            # to J2000; these are the mount's JNow values, close enough to tell fields apart).
             ra_hours, dec_deg = request.pointing
             header["OBJCTRA"] = (_sexagesimal(ra_hours % 24), "Object J2000 RA in Hours")
             header["OBJCTDEC"] = (_sexagesimal(dec_deg), "Object J2000 DEC in Degrees")

@@ -74,6 +74,8 @@ def test_pixel_scale_from_header(cards: Cards, scale: float | None) -> None:
         ({"CRVAL1": 1.0, "CRVAL2": 1.0}, None),  # a pixel WCS says nothing about the sky
         ({"OBJCTRA": "n/a", "OBJCTDEC": "n/a", "RA": 400.0, "DEC": 0.0}, None),
         ({"RA": 10.0}, None),
+        ({"OBJCTRA": "12 60 00", "OBJCTDEC": "+10 00 00"}, None),  # 60 minutes
+        ({"OBJCTRA": 5.5, "OBJCTDEC": "-05 30 00"}, (82.5, -5.5)),  # a number in hours
         ({}, None),
     ],
 )
