@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import tempfile
-from pathlib import Path
 
 import yaml
 
@@ -45,9 +43,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from astroiqa_indi.config import loads_profile
-    from astroiqa_indi.frames import Frame
-    from astroiqa_indi.grading import CameraSetup, Grader, TransparencyReference, camera_setup
-    from simulators.observatory import write_night_files
+    from astroiqa_indi.grading import CameraSetup, Grader, TransparencyReference
+    from bench._nights import grade_night
     from simulators.sky import RIGS, SCENARIO_DIR, profile_yaml
 
     scenario = SCENARIO_DIR / "thin-cloud.yaml"
@@ -62,27 +59,21 @@ def main() -> None:
             fields = []
             for index in range(2):
                 seed = args.first_seed + 2 * pair + index
-                with tempfile.TemporaryDirectory() as tmp:
-                    night_file = Path(tmp) / scenario.name
-                    night_file.write_text(yaml.safe_dump({**night, "seed": seed}))
-                    files = write_night_files(
-                        night_file,
-                        Path(tmp) / "frames",
-                        rig=rig_name,
-                        size=(width, height),
-                        count=args.frames,
-                        workers=args.workers,
-                    )
-                    graded = []
-                    for item in files:
-                        frame = Frame.from_path(
-                            item.path,
-                            pixel_scale_arcsec=profile.optics.pixel_scale(),
-                            bayer=profile.optics.bayer,
-                        )
-                        blind = camera_setup(frame)
-                        pointed = dataclasses.replace(blind, pointing=(10.0 * index, 20.0))
-                        graded.append((grader.grade(frame, profile), blind, pointed))
+                _, verdicts, blind = grade_night(
+                    grader,
+                    profile,
+                    scenario,
+                    night,
+                    night_seed=seed,
+                    rig=rig_name,
+                    size=(width, height),
+                    count=args.frames,
+                    workers=args.workers,
+                )
+                graded = [
+                    (verdict, setup, dataclasses.replace(setup, pointing=(10.0 * index, 20.0)))
+                    for verdict, setup in zip(verdicts, blind, strict=True)
+                ]
                 fields.append((seed, graded))
             for first, second in (fields, fields[::-1]):
                 counts = []

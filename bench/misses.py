@@ -37,11 +37,13 @@ _SHOWN = (
 
 
 def _thin_cloud_only(row: dict[str, str]) -> bool:
+    from simulators.sky import THRESHOLDS as th
+
     return (
-        float(row["transparency"]) < 0.5
-        and float(row["gradient"]) <= 0.30
-        and float(row["sky_ratio"]) <= 6
-        and float(row["sky_fill"]) <= 0.8
+        float(row["transparency"]) < th.bi_transparency
+        and float(row["gradient"]) <= th.bi_gradient
+        and float(row["sky_ratio"]) <= th.bi_sky_ratio
+        and float(row["sky_fill"]) <= th.bi_sky_fill
     )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -53,9 +52,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from astroiqa_indi.config import loads_profile
-    from astroiqa_indi.frames import Frame
-    from astroiqa_indi.grading import Grader, TransparencyReference, camera_setup
-    from simulators.observatory import write_night_files
+    from astroiqa_indi.grading import Grader, TransparencyReference
+    from bench._nights import grade_night
     from simulators.sky import RIGS, SCENARIO_DIR, profile_yaml
 
     scenario = Path(args.scenario) if args.scenario else SCENARIO_DIR / "thin-cloud.yaml"
@@ -66,26 +64,17 @@ def main() -> None:
     for rig_name in args.rig or _DEFAULT_RIGS:
         profile = loads_profile(profile_yaml(RIGS[rig_name]))
         for night_seed in range(int(night["seed"]), int(night["seed"]) + args.nights):
-            with tempfile.TemporaryDirectory() as tmp:
-                night_file = Path(tmp) / scenario.name
-                night_file.write_text(yaml.safe_dump({**night, "seed": night_seed}))
-                files = write_night_files(
-                    night_file,
-                    Path(tmp) / "frames",
-                    rig=rig_name,
-                    size=(width, height),
-                    seed=args.seed,
-                    workers=args.workers,
-                )
-                verdicts, setups = [], []
-                for item in files:
-                    frame = Frame.from_path(
-                        item.path,
-                        pixel_scale_arcsec=profile.optics.pixel_scale(),
-                        bayer=profile.optics.bayer,
-                    )
-                    verdicts.append(grader.grade(frame, profile))
-                    setups.append(camera_setup(frame))
+            files, verdicts, setups = grade_night(
+                grader,
+                profile,
+                scenario,
+                night,
+                night_seed=night_seed,
+                rig=rig_name,
+                size=(width, height),
+                camera_seed=args.seed,
+                workers=args.workers,
+            )
             truth = [(f.label, f.clear) for f in files]
             results = {"alone": _score([v.label for v in verdicts], truth)}
             for limit in args.limits:
