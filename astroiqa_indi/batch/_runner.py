@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -29,6 +30,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from astroiqa_indi._files import write_atomically
 from astroiqa_indi.actions import MANIFEST_NAME
 from astroiqa_indi.batch._actions import accepted_list_text, act_on_frame, link_frames
 from astroiqa_indi.batch._actions import write_text_atomic as _write_text
@@ -49,10 +51,9 @@ from astroiqa_indi.batch._worker import (
     WorkerSetup,
     file_time,
     parse_time,
-    verdict_from_dict,
 )
 from astroiqa_indi.errors import ModelError
-from astroiqa_indi.grading import TransparencyReference, default_model_dir
+from astroiqa_indi.grading import TransparencyReference, Verdict, default_model_dir
 from astroiqa_indi.reports import plot_session
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ class _Run:
     action_errors: list[tuple[Path, str]] = field(default_factory=list)
     min_transparency: float | None = None
     transparency: TransparencyReference = field(default_factory=TransparencyReference)
+    reference_file: Path | None = None
 
     @property
     def done(self) -> int:
@@ -157,14 +159,28 @@ class _Run:
         # Recording a frame, acting on it and telling the caller happen together: a
         # Ctrl-C in between would leave a row nobody printed, or a move not in the report.
         with self.interrupts.shielded():
+            before = self.transparency
             result, row = self._record(outcome, path)
             if row is not None:
                 if self.writer is not None:
                     self.writer.append(row)
                 self.records.append(ReportRecord.from_csv(row))
+            if self.transparency is not before:
+                self._save_reference()
             if self.on_frame is not None:
                 self.on_frame(result)
         return result
+
+    def _save_reference(self) -> None:
+        # After the report row: a crash in between loses one reference frame, not a row.
+        if self.reference_file is None:
+            return
+        text = json.dumps(self.transparency.to_dict(), separators=(",", ":"))
+        try:
+            write_atomically(self.reference_file, lambda out: out.write(text.encode()))
+        except OSError as exc:
+            self.action_errors.append((self.reference_file, f"not saved: {exc}"))
+            self.reference_file = None  # one complaint, not one per frame
 
     def _record(self, outcome: Outcome, path: Path) -> tuple[FrameResult, dict[str, str] | None]:
         key = os.path.abspath(path)
@@ -176,7 +192,7 @@ class _Run:
             self.errors.append((path, outcome.detail))
             result = FrameResult(path=path, status="error", detail=outcome.detail)
             return result, error_row(key, file_time(path), outcome.detail)
-        verdict = verdict_from_dict(outcome.verdict)
+        verdict = Verdict.from_dict(outcome.verdict)
         if self.min_transparency is not None:
             # Each frame is judged against the good frames of its setup before it
             # in file order (see _InOrder).
@@ -389,6 +405,8 @@ def grade_paths(
         on_frame,
         min_transparency=profile.quality.min_transparency if profile is not None else None,
     )
+    if options.report is not None and run.min_transparency is not None:
+        _carry_reference(run, reference_path(options.report), resume=options.resume)
     clock = _Clock()
     interrupted, left, workers = False, 0, "none"
     try:
@@ -424,6 +442,31 @@ def grade_paths(
         workers=workers,
         outputs=written,
     )
+
+
+def reference_path(report: Path) -> Path:
+    """Where a run with ``report`` keeps its session transparency reference."""
+    return report.with_name(f"{report.stem}.transparency.json")
+
+
+def _carry_reference(run: _Run, path: Path, *, resume: bool) -> None:
+    """Start from the reference an interrupted run saved, or forget a stale one.
+
+    The report keeps no star fluxes, so without this file a resumed run would judge
+    its first frames against nothing and let a thin cloud at the restart through.
+    """
+    run.reference_file = path
+    if not resume:
+        path.unlink(missing_ok=True)  # an earlier night's, not this report's
+        return
+    try:
+        run.transparency = TransparencyReference.from_dict(json.loads(path.read_bytes()))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        run.action_errors.append(
+            (path, f"unreadable, so this run's frames start a new reference: {exc}")
+        )
 
 
 def _derived_outputs(

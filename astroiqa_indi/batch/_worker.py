@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from astroiqa_indi.errors import FrameError
 from astroiqa_indi.frames import Frame, frame_kind
-from astroiqa_indi.grading import BrightStars, CameraSetup, FrameMetrics, Verdict, camera_setup
+from astroiqa_indi.grading import CameraSetup, camera_setup
 
 if TYPE_CHECKING:
     from astroiqa_indi.config import Profile
@@ -31,7 +31,6 @@ __all__ = [
     "grade_file",
     "load_grader",
     "parse_time",
-    "verdict_from_dict",
 ]
 
 _CALIBRATION = frozenset({"dark", "flat", "bias"})
@@ -135,22 +134,6 @@ def grade_file(path: str, grader: Grader, setup: WorkerSetup) -> Outcome:
         bayer=frame.bayer,
         seconds=time.perf_counter() - t0,
         camera_setup=camera_setup(frame),
-    )
-
-
-def verdict_from_dict(payload: Mapping[str, Any]) -> Verdict:
-    """Rebuild a :class:`Verdict` from ``Verdict.to_dict()``."""
-    return Verdict(
-        label=payload["label"],
-        probabilities=dict(payload["probabilities"]),
-        metrics=FrameMetrics(**payload["metrics"]),
-        reasons=tuple(payload.get("reasons", ())),
-        confident=bool(payload.get("confident", True)),
-        timings=dict(payload.get("timings", {})),
-        source=payload.get("path"),
-        model_version=str(payload.get("model_version", "unknown")),
-        bright_stars=BrightStars(**payload.get("bright_stars", {})),
-        transparency=payload.get("transparency"),
     )
 
 

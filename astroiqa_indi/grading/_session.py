@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,9 @@ _SETUP_KEYWORDS = ("FILTER", "XBINNING", "GAIN", "OFFSET", "OBJECT")
 _SAME_FIELD_FRACTION = 0.25
 # Without a pixel scale the field's size is unknown: the limit for a narrow field.
 _SAME_FIELD_DEG = 0.1
+# Fields remembered per setup, each with its own window (a night's targets or panels).
+_MAX_FIELDS = 8
+_FORMAT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +127,7 @@ class TransparencyReference:
     Attributes
     ----------
     window
-        Good frames remembered per setup (the newest).
+        Good frames remembered per field of a setup (the newest).
     min_frames
         Good frames a setup needs before frames are judged against it.
     percentile
@@ -133,7 +137,8 @@ class TransparencyReference:
         sky, not with itself.
     history
         Remembered good frames per :attr:`CameraSetup.key`, oldest first: each
-        frame's setup (for its pointing) and verdict.
+        frame's setup (for its pointing) and verdict. Every field of a setup keeps
+        its newest ``window`` frames, up to eight fields' worth per setup.
     """
 
     window: int = 20
@@ -203,6 +208,68 @@ class TransparencyReference:
         if verdict.label != "good" or not verdict.bright_stars:
             return self
         history = dict(self.history)
-        remembered = (*history.get(setup.key, ()), (setup, verdict))
-        history[setup.key] = remembered[-self.window :]
+        remembered = [*history.get(setup.key, ()), (setup, verdict)]
+        # Each field keeps its own newest `window` frames, so that targets or mosaic
+        # panels taken in turn do not push each other out of the reference.
+        same = [i for i, (other, _) in enumerate(remembered) if other.same_field(setup)]
+        forgotten = set(same[: -self.window])
+        kept = [entry for i, entry in enumerate(remembered) if i not in forgotten]
+        history[setup.key] = tuple(kept[-self.window * _MAX_FIELDS :])
         return dataclasses.replace(self, history=MappingProxyType(history))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for carrying the reference across runs (:meth:`from_dict`)."""
+        return {
+            "format": _FORMAT,
+            "window": self.window,
+            "min_frames": self.min_frames,
+            "percentile": self.percentile,
+            "history": {
+                key: [
+                    {
+                        "setup": {
+                            "key": setup.key,
+                            "pointing": list(setup.pointing) if setup.pointing else None,
+                            "field_deg": setup.field_deg,
+                        },
+                        "verdict": verdict.to_dict(),
+                    }
+                    for setup, verdict in entries
+                ]
+                for key, entries in self.history.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> TransparencyReference:
+        """Rebuild a reference from :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            ``payload`` is not a reference this version wrote.
+        """
+        try:
+            if payload["format"] != _FORMAT:
+                raise ValueError(f"not a transparency reference of format {_FORMAT}")
+            history = {}
+            for key, entries in payload["history"].items():
+                remembered = []
+                for entry in entries:
+                    where = entry["setup"]
+                    pointing = where["pointing"]
+                    setup = CameraSetup(
+                        str(where["key"]),
+                        (float(pointing[0]), float(pointing[1])) if pointing else None,
+                        None if where["field_deg"] is None else float(where["field_deg"]),
+                    )
+                    remembered.append((setup, Verdict.from_dict(entry["verdict"])))
+                history[str(key)] = tuple(remembered)
+            return cls(
+                window=int(payload["window"]),
+                min_frames=int(payload["min_frames"]),
+                percentile=float(payload["percentile"]),
+                history=history,
+            )
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise ValueError(f"not a transparency reference: {exc!r}") from exc

@@ -217,3 +217,25 @@ class Verdict:
             "bright_stars": self.bright_stars.to_dict(),
             "transparency": self.transparency,
         }
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> Verdict:
+        """Rebuild a verdict from :meth:`to_dict` (after JSON or pickling).
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            ``payload`` is not what :meth:`to_dict` writes.
+        """
+        return cls(
+            label=payload["label"],
+            probabilities=dict(payload["probabilities"]),
+            metrics=FrameMetrics(**payload["metrics"]),
+            reasons=tuple(payload.get("reasons", ())),
+            confident=bool(payload.get("confident", True)),
+            timings=dict(payload.get("timings", {})),
+            source=payload.get("path"),
+            model_version=str(payload.get("model_version", "unknown")),
+            bright_stars=BrightStars(**payload.get("bright_stars", {})),
+            transparency=payload.get("transparency"),
+        )

@@ -63,11 +63,16 @@ def _grade(folder: Path, min_transparency: float | None, *, jobs: int = 1) -> li
     return results
 
 
+@pytest.fixture(scope="module")
+def judged(night: tuple[Path, list[dict[str, object]]]) -> list[FrameResult]:
+    """The night graded in one run with ``min_transparency: 0.5``."""
+    return _grade(night[0], 0.5)
+
+
 def test_thin_cloud_is_flagged_against_the_session_and_clear_frames_are_not(
-    night: tuple[Path, list[dict[str, object]]],
+    night: tuple[Path, list[dict[str, object]]], judged: list[FrameResult]
 ) -> None:
     folder, truth = night
-    judged = _grade(folder, 0.5)
     alone = _grade(folder, None)
     assert [r.path.name for r in judged] == [t["file"] for t in truth]
 
@@ -97,12 +102,12 @@ def test_thin_cloud_is_flagged_against_the_session_and_clear_frames_are_not(
 
 
 def test_parallel_workers_give_the_verdicts_of_one(
-    night: tuple[Path, list[dict[str, object]]],
+    night: tuple[Path, list[dict[str, object]]], judged: list[FrameResult]
 ) -> None:
     # Each frame is judged against the good frames before it, so two workers that
     # finish out of order must still record the frames in file order.
     folder, truth = night
-    one = _grade(folder, 0.5)
+    one = judged
     two = _grade(folder, 0.5, jobs=2)
     assert [r.path.name for r in two] == [t["file"] for t in truth]
     for a, b in zip(one, two, strict=True):
@@ -158,3 +163,63 @@ def test_a_slew_to_a_sparser_field_is_not_taken_for_cloud(two_fields: tuple[Path
     # Each field is measured against its own frames once it has three good ones.
     assert transparency[:3] == [None] * 3 and transparency[5:8] == [None] * 3
     assert all(t is not None and 0.8 < t < 1.25 for t in transparency[3:5] + transparency[8:])
+
+
+def test_a_resumed_run_judges_against_the_frames_graded_before_it(
+    night: tuple[Path, list[dict[str, object]]], judged: list[FrameResult], tmp_path: Path
+) -> None:
+    folder, truth = night
+    names = [str(t["file"]) for t in truth]
+    # Stop the first run just before the first clearly veiled frame.
+    split = next(i for i, t in enumerate(truth) if t["label"] == "background_issues" and t["clear"])
+    assert split >= 5
+    whole = {r.path.name: r.verdict for r in judged}
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for name in names[:split]:
+        shutil.copyfile(folder / name, frames / name)
+    report = tmp_path / "night.csv"
+    saved = tmp_path / "night.transparency.json"
+    saved.write_text("an earlier night's")  # a new report does not start from it
+    first = grade_paths([frames], options=BatchOptions(report=report), profile=_profile(0.5))
+    assert first.graded == split and not first.action_errors
+    assert json.loads(saved.read_text())["history"]
+    # The same report without the saved reference: a control run.
+    blind_report = tmp_path / "blind.csv"
+    shutil.copyfile(report, blind_report)
+    (tmp_path / "blind.transparency.json").write_text("{not json")
+
+    for name in names[split:]:
+        shutil.copyfile(folder / name, frames / name)
+    resumed: list[FrameResult] = []
+    blind: list[FrameResult] = []
+    for options, results in (
+        (BatchOptions(report=report, resume=True), resumed),
+        (BatchOptions(report=blind_report, resume=True), blind),
+    ):
+        result = grade_paths(
+            [frames], options=options, profile=_profile(0.5), on_frame=results.append
+        )
+        assert result.already_done == split and result.graded == len(names) - split
+        if options.report == blind_report:
+            assert [str(p.name) for p, _ in result.action_errors] == ["blind.transparency.json"]
+            assert "unreadable" in result.action_errors[0][1]
+        else:
+            assert not result.action_errors
+    # Resumed, every frame gets the verdict of one uninterrupted run...
+    for r in resumed:
+        expected = whole[r.path.name]
+        assert r.verdict is not None and expected is not None
+        assert r.verdict.label == expected.label, r.path.name
+        assert r.verdict.transparency == pytest.approx(expected.transparency), r.path.name
+    # ...where a run without the saved reference judges the first frames after the
+    # restart against nothing, and the veil gets through.
+    assert [r.verdict.transparency for r in blind[:3] if r.verdict] == [None] * 3
+    assert (
+        sum(
+            r.verdict is not None and r.verdict.label != whole[r.path.name].label  # type: ignore[union-attr]
+            for r in blind
+        )
+        >= 1
+    )

@@ -129,6 +129,53 @@ def test_a_slowly_thickening_cloud_is_measured_against_clear_sky() -> None:
     assert labels[:9] == ["good"] * 9
 
 
+def test_fields_taken_in_turn_each_keep_their_own_window() -> None:
+    # Two targets alternating all night (a scheduler's plan): each keeps its newest
+    # 20 frames; sharing one window of 20, each would keep only 10.
+    m31, m33 = CameraSetup("10s", (10.7, 41.3), 1.0), CameraSetup("10s", (23.5, 30.7), 1.0)
+    reference = TransparencyReference()
+    for i in range(30):
+        reference = reference.record(_verdict(1.0 + i / 100), m31)
+        reference = reference.record(_verdict(0.5 + i / 100), m33)
+    kept = reference.history["10s"]
+    assert len(kept) == 40
+    first_m31 = next(v for s, v in kept if s == m31)
+    assert first_m31.bright_stars.flux[1] == pytest.approx(40000 * 1.10)
+    # Each is judged against itself: the other field's brighter stars do not count.
+    on_m33 = reference.transparency(_verdict(0.79), m33)
+    assert on_m33 is not None and 1.0 <= on_m33 < 1.05  # its own frames reach 0.79
+    on_m31 = reference.transparency(_verdict(0.79), m31)
+    assert on_m31 is not None and on_m31 < 0.65
+    # Many fields: at most eight fields' worth per setup, the oldest forgotten first.
+    for field in range(12):
+        for _ in range(20):
+            reference = reference.record(_verdict(1.0), CameraSetup("10s", (field * 5.0, 0.0), 1.0))
+    assert len(reference.history["10s"]) == 160
+    assert reference.transparency(_verdict(1.0), m31) is None
+
+
+def test_reference_round_trips_through_json() -> None:
+    import json
+
+    here = CameraSetup("10s FILTER=L", (83.8, -5.4), 0.4)
+    reference = _session([1.0, 0.98, 1.01], here).record(_verdict(0.99), CameraSetup("?s"))
+    again = TransparencyReference.from_dict(json.loads(json.dumps(reference.to_dict())))
+    assert again.history.keys() == reference.history.keys()
+    assert [s for s, _ in again.history[here.key]] == [here] * 3
+    assert again.transparency(_verdict(0.4), here) == reference.transparency(_verdict(0.4), here)
+    judged = again.judge(_verdict(0.4), here, min_transparency=0.5)
+    assert judged.label == "background_issues"
+    payload = reference.to_dict()
+    for broken in (
+        {**payload, "format": 99},
+        {**payload, "history": {"10s": [{"setup": {"key": "10s"}}]}},
+        {**payload, "history": {"10s": [{**payload["history"][here.key][0], "verdict": {}}]}},
+        [],
+    ):
+        with pytest.raises(ValueError, match="not a transparency reference"):
+            TransparencyReference.from_dict(broken)  # type: ignore[arg-type]
+
+
 def test_reference_validates_its_settings() -> None:
     with pytest.raises(ValueError, match="min_frames"):
         TransparencyReference(window=3, min_frames=4)
