@@ -44,12 +44,17 @@ from astroiqa_indi.grading import (
     Verdict,
     camera_setup,
 )
+from astroiqa_indi.grading._saved import load_reference, save_reference
 from astroiqa_indi.indi import Blob, ClientCore, open_client
 from astroiqa_indi.reports import ReportRow, plot_session, write_csv
 
 __all__ = ["Agent", "AgentState", "Notifier", "SessionSummary"]
 
 log = logging.getLogger(__name__)
+
+_REFERENCE_FILE = "transparency.json"
+# A restart within the hour continues the night; an older file is another sky.
+_RESTORE_WITHIN_S = 3600.0
 
 
 class AgentState(enum.Enum):
@@ -169,6 +174,7 @@ class Agent:
         self._state = AgentState.IDLE
         self._policy = PolicyState()
         self._transparency = TransparencyReference()
+        self._reference_file: Path | None = self.out_dir / _REFERENCE_FILE
         self._queue: asyncio.Queue[_Arrival] = asyncio.Queue(maxsize=profile.agent.queue_size)
         self._stop = asyncio.Event()
         self._sequence_resumed = asyncio.Event()
@@ -211,6 +217,7 @@ class Agent:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 self._journal = stack.enter_context(Journal(journal_path))
+                self._restore_reference()
                 # Runs after INDI, MQTT and PHD2 are closed, but before the journal is.
                 stack.callback(self._finish)
                 self._indi = await stack.enter_async_context(
@@ -371,10 +378,36 @@ class Agent:
         limit = self.profile.quality.min_transparency
         if limit is None:
             return verdict
+        before = self._transparency
         self._transparency, verdict = self._transparency.step(
             verdict, setup, min_transparency=limit
         )
+        if self._transparency is not before and self._reference_file is not None:
+            try:
+                save_reference(self._reference_file, self._transparency)
+            except OSError as exc:
+                self._reference_file = None  # one complaint, not one per frame
+                self._event("transparency_reference", f"session reference not saved: {exc}")
         return verdict
+
+    def _restore_reference(self) -> None:
+        """Continue the transparency reference of a session restarted within the hour."""
+        if self.profile.quality.min_transparency is None or self._reference_file is None:
+            return
+        try:
+            saved = load_reference(self._reference_file, max_age_s=_RESTORE_WITHIN_S)
+        except ValueError as exc:
+            self._event("transparency_reference", f"session reference not restored: {exc}")
+            return
+        if saved is None:
+            return
+        self._transparency = saved
+        frames = sum(len(entries) for entries in saved.history.values())
+        self._event(
+            "transparency_reference",
+            f"restored the session's {frames} recent good frames from {_REFERENCE_FILE}",
+            frames=frames,
+        )
 
     def _frame_path(self, blob: Blob, index: int) -> Path:
         stamp = blob.received_at.strftime("%Y%m%dT%H%M%S")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -30,7 +29,6 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from astroiqa_indi._files import write_atomically
 from astroiqa_indi.actions import MANIFEST_NAME
 from astroiqa_indi.batch._actions import accepted_list_text, act_on_frame, link_frames
 from astroiqa_indi.batch._actions import write_text_atomic as _write_text
@@ -54,6 +52,7 @@ from astroiqa_indi.batch._worker import (
 )
 from astroiqa_indi.errors import ModelError
 from astroiqa_indi.grading import TransparencyReference, Verdict, default_model_dir
+from astroiqa_indi.grading._saved import load_reference, save_reference
 from astroiqa_indi.reports import plot_session
 
 if TYPE_CHECKING:
@@ -175,9 +174,8 @@ class _Run:
         # After the report row: a crash in between loses one reference frame, not a row.
         if self.reference_file is None:
             return
-        text = json.dumps(self.transparency.to_dict(), separators=(",", ":"))
         try:
-            write_atomically(self.reference_file, lambda out: out.write(text.encode()))
+            save_reference(self.reference_file, self.transparency)
         except OSError as exc:
             self.action_errors.append((self.reference_file, f"not saved: {exc}"))
             self.reference_file = None  # one complaint, not one per frame
@@ -460,10 +458,8 @@ def _carry_reference(run: _Run, path: Path, *, resume: bool) -> None:
         path.unlink(missing_ok=True)  # an earlier night's, not this report's
         return
     try:
-        run.transparency = TransparencyReference.from_dict(json.loads(path.read_bytes()))
-    except FileNotFoundError:
-        return
-    except (OSError, ValueError) as exc:
+        run.transparency = load_reference(path) or run.transparency
+    except ValueError as exc:
         run.action_errors.append(
             (path, f"unreadable, so this run's frames start a new reference: {exc}")
         )

@@ -283,3 +283,19 @@ def test_relative_flux_follows_the_simulated_transparency(tmp_path: Path) -> Non
     # frame's ranks; the rest follow the veil within a few hundredths.
     assert np.median(np.abs(errors)) < 0.05
     assert np.mean(np.abs(errors) < 0.08) >= 0.9, errors
+
+
+def test_a_saved_reference_loads_back_and_a_broken_one_says_so(tmp_path: Path) -> None:
+    from astroiqa_indi.grading._saved import load_reference, save_reference
+
+    path = tmp_path / "transparency.json"
+    assert load_reference(path) is None
+    reference = _session([1.0, 0.98, 1.01])
+    save_reference(path, reference)
+    loaded = load_reference(path, max_age_s=60)
+    assert loaded is not None and loaded.transparency(_verdict(0.4), _TEN) == pytest.approx(
+        reference.transparency(_verdict(0.4), _TEN)
+    )
+    path.write_text('{"format": 1')
+    with pytest.raises(ValueError, match="cannot read"):
+        load_reference(path)

@@ -1,0 +1,89 @@
+"""A restarted agent continues its session's transparency reference.
+
+Real parts: our simulated observatory over TCP and the shipped model. Without the
+saved reference, a restart would measure the next frames against nothing for three
+frames, and then against whatever they showed, a thin cloud included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from astroiqa_indi.agent import Agent, LiveView
+from astroiqa_indi.config import Phd2Settings, Profile, default_profile
+from astroiqa_indi.grading import Grader, TransparencyReference
+from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
+from simulators.sky import SCENARIO_DIR
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def _session(out: Path, grader: Grader, *, frames: int, seed: int) -> list[dict[str, Any]]:
+    """Run the agent for ``frames`` frames of a clear start of night; its journal lines."""
+    config = ObservatoryConfig(
+        rig="seestar_s50",
+        size=(480, 360),
+        scenario=SCENARIO_DIR / "night-with-faults.yaml",
+        time_scale=50.0,
+        seed=seed,
+        auto_connect=True,
+    )
+    async with (
+        Observatory(config) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    ):
+        base = default_profile()
+        profile: Profile = dataclasses.replace(
+            base,
+            indi=dataclasses.replace(
+                base.indi, host="127.0.0.1", port=server.port, mode="sequence"
+            ),
+            phd2=Phd2Settings(enabled=False),
+            sequence=dataclasses.replace(base.sequence, exposure_s=1.0),
+        )
+        assert profile.quality.min_transparency is not None
+        agent = Agent(
+            profile, grader=grader, out_dir=out, max_frames=frames, view=LiveView(enabled=False)
+        )
+        await asyncio.wait_for(agent.run(), 120)
+    return _lines(out / "journal.jsonl")
+
+
+async def test_a_restart_continues_the_session_reference(tmp_path: Path) -> None:
+    grader = Grader.load()
+    out = tmp_path / "session"
+    first = await _session(out, grader, frames=6, seed=3)
+    good = [r for r in first if r["kind"] == "frame" and r["verdict"]["label"] == "good"]
+    assert len(good) >= 4, [r["verdict"]["label"] for r in first if r["kind"] == "frame"]
+    saved = out / "transparency.json"
+    reference = TransparencyReference.from_dict(json.loads(saved.read_text()))
+    assert sum(len(v) for v in reference.history.values()) == len(good)
+
+    # The agent restarts minutes later with the same folder: the frames it grades
+    # first are measured against the good frames before the restart.
+    second = await _session(out, grader, frames=2, seed=4)
+    restored = [r for r in second[len(first) :] if r.get("event") == "transparency_reference"]
+    assert len(restored) == 1 and restored[0]["frames"] == len(good), restored
+    after = [r for r in second[len(first) :] if r["kind"] == "frame"]
+    assert after and after[0]["verdict"]["label"] == "good", after[0]["verdict"]
+    assert after[0]["verdict"]["transparency"] is not None
+
+    # A file from another night (older than an hour) is not used.
+    old = time.time() - 2 * 3600
+    os.utime(saved, (old, old))
+    third = await _session(out, grader, frames=1, seed=5)
+    assert not [r for r in third[len(second) :] if r.get("event") == "transparency_reference"]
+    frame = next(r for r in third[len(second) :] if r["kind"] == "frame")
+    assert frame["verdict"]["transparency"] is None
