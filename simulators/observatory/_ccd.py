@@ -31,6 +31,7 @@ from simulators.observatory._frames import (
     ExposureRequest,
     ExposureResult,
     SkyCamera,
+    SkyFields,
     next_upload_path,
 )
 from simulators.observatory._mount import MountStatus, sidereal_trail_px
@@ -102,6 +103,9 @@ class Ccd(Device):
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self._camera = camera
+        self._fields = SkyFields(
+            min(camera.width, camera.height) * camera.pixel_scale_arcsec / 3600
+        )
         self._player = player
         self._executor = executor
         self._mount_status = mount_status
@@ -415,6 +419,8 @@ class Ccd(Device):
         moment = self._player.now()
         conditions = moment.conditions
         mount = self._mount_status()
+        if mount is not None and mount.connected:
+            conditions = self._fields.conditions_at(conditions, mount.ra_hours, mount.dec_deg)
         if mount is not None and (mount.slewing or not mount.tracking):
             trail = sidereal_trail_px(seconds, mount.dec_deg, self._camera.pixel_scale_arcsec)
             if mount.slewing:

@@ -24,7 +24,9 @@ __all__ = [
     "ExposureResult",
     "FrameType",
     "SkyCamera",
+    "SkyFields",
     "bin_image",
+    "j2000_of",
     "next_upload_path",
 ]
 
@@ -255,13 +257,80 @@ class SkyCamera:
         if request.object_name:
             header["OBJECT"] = (request.object_name, "Object name")
         if request.pointing is not None and request.frame_type == "Light":
-            # As indi_simulator_ccd 1.9.9 writes them when it snoops a mount (it converts
-            # to J2000; these are the mount's JNow values, close enough to tell fields apart).
-            ra_hours, dec_deg = request.pointing
-            header["OBJCTRA"] = (_sexagesimal(ra_hours % 24), "Object J2000 RA in Hours")
+            # As indi_simulator_ccd 1.9.9 writes them when it snoops a mount: the mount
+            # reports JNow, the header says J2000.
+            ra_hours, dec_deg = j2000_of(*request.pointing, request.start)
+            header["OBJCTRA"] = (_sexagesimal(ra_hours), "Object J2000 RA in Hours")
             header["OBJCTDEC"] = (_sexagesimal(dec_deg), "Object J2000 DEC in Degrees")
-            header["RA"] = (round(ra_hours % 24 * 15, 6), "Object J2000 RA in Degrees")
+            header["RA"] = (round(ra_hours * 15, 6), "Object J2000 RA in Degrees")
             header["DEC"] = (round(dec_deg, 6), "Object J2000 DEC in Degrees")
+
+
+class SkyFields:
+    """The star fields a session's mount has pointed at.
+
+    The scenario's star field lies where the mount first points. A pointing more than
+    half the frame's shorter side away from every field seen so far is a new field,
+    with stars of its own (another ``field_seed``, and from a quarter to four times
+    the scenario's ``n_stars``). Coming back to a field shows its stars again. The
+    field is that of the coordinates the mount reports, so a sync to far-away
+    coordinates also changes it; a guide pulse or a dither, which moves the mount by
+    a few arcseconds, does not.
+
+    Parameters
+    ----------
+    field_deg
+        The sensor's shorter side on the sky, degrees.
+    """
+
+    def __init__(self, field_deg: float) -> None:
+        if not field_deg > 0:
+            raise ValueError("field_deg must be > 0")
+        self.field_deg = field_deg
+        self._centres: list[tuple[float, float]] = []
+
+    def index_at(self, ra_hours: float, dec_deg: float) -> int:
+        """The field at this pointing: 0 for the first, 1, 2... for later ones."""
+        here = (ra_hours % 24 * 15, dec_deg)
+        for index, centre in enumerate(self._centres):
+            if _separation_deg(here, centre) <= self.field_deg / 2:
+                return index
+        self._centres.append(here)
+        return len(self._centres) - 1
+
+    def conditions_at(self, conditions: Conditions, ra_hours: float, dec_deg: float) -> Conditions:
+        """``conditions`` with the star field of the pointing."""
+        index = self.index_at(ra_hours, dec_deg)
+        if index == 0:
+            return conditions
+        rng = np.random.default_rng([conditions.field_seed, index])
+        return conditions.replace(
+            field_seed=int(rng.integers(2**31)),
+            n_stars=max(1, round(conditions.n_stars * 4 ** rng.uniform(-1.0, 1.0))),
+        )
+
+
+def _separation_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
+    ra1, dec1, ra2, dec2 = np.radians([*a, *b])
+    h = np.sin((dec2 - dec1) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
+    return float(np.degrees(2 * np.arcsin(min(1.0, np.sqrt(h)))))
+
+
+def j2000_of(ra_hours: float, dec_deg: float, when: datetime) -> tuple[float, float]:
+    """A mount's JNow position at ``when`` precessed to J2000: ``(ra_hours, dec_deg)``.
+
+    Precession only (astropy's FK5). INDI also removes nutation and aberration, which
+    move a position by under a minute of arc: nothing a field's identity depends on.
+    """
+    import astropy.units as u
+    from astropy.coordinates import FK5, SkyCoord
+    from astropy.time import Time
+
+    # TT, not UTC: a minute either way does not matter, and TT needs no leap-second table.
+    equinox = Time(when.astimezone(UTC).replace(tzinfo=None), scale="tt")
+    now = SkyCoord(ra=(ra_hours % 24) * 15 * u.deg, dec=dec_deg * u.deg, frame=FK5(equinox=equinox))
+    j2000 = now.transform_to(FK5(equinox="J2000"))
+    return float(j2000.ra.deg) / 15 % 24, float(j2000.dec.deg)
 
 
 def _sexagesimal(value: float) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from datetime import datetime
 
+import numpy as np
 import pytest
 from astropy.io import fits
 
@@ -90,11 +92,21 @@ async def test_frames_say_where_a_connected_mount_points(served: Served) -> None
         after = await _frame_header(indi)
     # Like an INDI camera snooping its mount: nothing before the mount is connected.
     assert not {"OBJCTRA", "OBJCTDEC", "RA", "DEC"} & set(before)
-    assert (after["OBJCTRA"], after["OBJCTDEC"]) == (" 5 35 15.00", "-5 23 24.00")
-    assert (after["RA"], after["DEC"]) == pytest.approx((83.8125, -5.39))
-    assert header_pointing(after) == pytest.approx((83.8125, -5.39))
+    # The mount's JNow position precessed to J2000, by the textbook's first-order
+    # formula (annual rates m = 46.12", n = 20.04"; good to an arcsecond here).
+    years = (datetime.fromisoformat(after["DATE-OBS"]) - datetime(2000, 1, 1, 12)).days / 365.25
+    ra, dec = np.radians(83.8125), np.radians(-5.39)
+    ra_2000 = 83.8125 - (46.1244 + 20.0431 * np.sin(ra) * np.tan(dec)) * years / 3600
+    dec_2000 = -5.39 - 20.0431 * np.cos(ra) * years / 3600
+    assert 83.8125 - ra_2000 > 0.3  # decades of precession: not the mount's JNow value
+    arcsec = 1 / 3600
+    assert after["RA"] == pytest.approx(ra_2000, abs=3 * arcsec)
+    assert after["DEC"] == pytest.approx(dec_2000, abs=3 * arcsec)
+    assert after["OBJCTRA"].startswith(" 5 3") and after["OBJCTDEC"].startswith("-5 2")
+    pointing = header_pointing(after)
+    assert pointing == pytest.approx((after["RA"], after["DEC"]), abs=arcsec)
     del after["RA"], after["DEC"]
-    assert header_pointing(after) == pytest.approx((83.8125, -5.39))
+    assert header_pointing(after) == pytest.approx(pointing, abs=0.2 * arcsec)  # 0.01 s of RA
 
 
 async def _frame_header(indi: IndiClient) -> fits.Header:
@@ -141,3 +153,42 @@ async def test_pausing_and_seeking_the_scenario_clock(served: Served) -> None:
         assert player.elapsed_s() == pytest.approx(1234)
         await indi.set_switch(CCD, "SIM_SCENARIO", {"PLAY": True}, wait=True)
         assert player.playing
+
+
+async def _frame_stars(indi: IndiClient) -> np.ndarray:
+    """Expose and return the (x, y) of the frame's sources."""
+    import sep
+
+    blobs = indi.blobs(device=CCD)
+    await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10.0})
+    async with asyncio.timeout(20):
+        blob = await anext(blobs)
+    await indi.wait_for(CCD, "CCD_EXPOSURE", state=PropertyState.OK)
+    with fits.open(io.BytesIO(blob.data)) as hdus:
+        data = np.ascontiguousarray(hdus[0].data, dtype=np.float32)
+    background = sep.Background(data)
+    found = sep.extract(data - background, 5.0, err=background.globalrms)
+    return np.column_stack([found["x"], found["y"]])
+
+
+def _shared(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of the sources of ``a`` found within 1.5 px in ``b``."""
+    distance = np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])
+    return float(np.mean(distance.min(axis=1) < 1.5))
+
+
+async def test_the_star_field_follows_the_mount_to_another_field(served: Served) -> None:
+    async with IndiClient(port=served.port, fail_fast=True) as indi:
+        await indi.set_switch(CCD, "CONNECTION", {"CONNECT": True}, wait=True)
+        await indi.set_switch(MOUNT, "CONNECTION", {"CONNECT": True}, wait=True)
+        await indi.set_switch(MOUNT, "ON_COORD_SET", {"SYNC": True}, wait=True)
+        stars = []
+        # Here, 2 deg away (the 128-px frame is under 0.1 deg wide), and back with a
+        # dither of a few arcseconds.
+        for ra, dec in ((5.5875, -5.39), (5.5875, -3.39), (5.5875 + 2e-4, -5.3905)):
+            await indi.set_number(MOUNT, "EQUATORIAL_EOD_COORD", {"RA": ra, "DEC": dec}, wait=True)
+            stars.append(await _frame_stars(indi))
+    here, there, back = stars
+    assert len(here) >= 5 and len(there) >= 1, (len(here), len(there))
+    assert _shared(here, back) >= 0.8  # the same stars where they were
+    assert _shared(here, there) <= 0.2  # another part of the sky
