@@ -234,8 +234,21 @@ class IndiParser:
         self._pos = lt
         if buf.startswith(b"<?", lt) or buf.startswith(b"<!", lt):
             # XML declaration, comment or doctype: skip to its end.
-            closer = b"-->" if buf.startswith(b"<!--", lt) else b">"
+            comment = buf.startswith(b"<!--", lt)
+            closer = b"-->" if comment else b">"
             end = buf.find(closer, lt + 2)
+            # A declaration holds no element: an INDI element before its '>' means the
+            # '<?' or '<!' was junk, and that '>' closes the element, which must not be
+            # swallowed with it.
+            top = (
+                None
+                if comment
+                else _TOP_START.search(buf, lt + 2, end + 1 if end >= 0 else len(buf))
+            )
+            if top is not None:
+                self._error("unterminated <? or <! construct", bytes(buf[lt : top.start()]))
+                self._pos = top.start()
+                return True
             if end < 0:
                 top = _TOP_START.search(buf, lt + 2)
                 if top is not None:  # never terminated: junk, resync on the element

@@ -236,6 +236,21 @@ def test_element_cut_short_resyncs_on_the_next_element() -> None:
     assert len(errors) == 1 and "truncated" in str(errors[0])
 
 
+def test_a_stray_declaration_opener_does_not_swallow_the_next_element() -> None:
+    # Found by test_junk_spliced_into_a_stream_never_crashes: the '>' that closes
+    # the message was taken for the end of the '<?', and the message was lost.
+    for junk in (b"<?", b"<!", b"<!DOCTYPE"):
+        events, errors = parse_all(junk + message("dev", "alive"))
+        assert events == [Message(message="alive", device="dev", timestamp=events[0].timestamp)]
+        assert len(errors) == 1 and "unterminated" in str(errors[0])
+    # Real declarations and comments are still skipped whole.
+    events, errors = parse_all(
+        b'<?xml version="1.0"?><!DOCTYPE indi><!-- <message device="x"/> -->'
+        + message("dev", "alive")
+    )
+    assert len(events) == 1 and errors == []
+
+
 def test_blob_cut_short_aborts_the_sink_and_resyncs() -> None:
     aborted: list[str] = []
 
