@@ -43,8 +43,9 @@ from astroiqa_indi.grading import (
     TransparencyReference,
     Verdict,
     camera_setup,
+    load_reference,
+    save_reference,
 )
-from astroiqa_indi.grading._saved import load_reference, save_reference
 from astroiqa_indi.indi import Blob, ClientCore, open_client
 from astroiqa_indi.reports import ReportRow, plot_session, write_csv
 
@@ -93,6 +94,7 @@ class SessionSummary:
     dropped: int = 0
     frame_errors: int = 0
     save_errors: int = 0
+    reference_errors: int = 0
     action_errors: int = 0
     report_csv: Path | None = None
     report_png: Path | None = None
@@ -108,6 +110,7 @@ class SessionSummary:
             "dropped": self.dropped,
             "frame_errors": self.frame_errors,
             "save_errors": self.save_errors,
+            "reference_errors": self.reference_errors,
             "action_errors": self.action_errors,
             "report_csv": str(self.report_csv) if self.report_csv else None,
             "report_png": str(self.report_png) if self.report_png else None,
@@ -151,6 +154,10 @@ class Agent:
         the profile has an ``mqtt`` section.
     view
         Live terminal view; ``None`` builds one per ``profile.agent.live_view``.
+    reference_file
+        Where the session's transparency reference is saved after each good frame
+        and, at start, restored from when it is less than an hour old (a restart
+        continues the night); ``None``: ``out_dir/transparency.json``.
     """
 
     def __init__(
@@ -163,6 +170,7 @@ class Agent:
         notifier_factory: Callable[[Profile, Callable[[str], Awaitable[None]]], Notifier]
         | None = None,
         view: LiveView | None = None,
+        reference_file: Path | None = None,
     ) -> None:
         self.profile = profile
         self.grader = grader
@@ -174,7 +182,11 @@ class Agent:
         self._state = AgentState.IDLE
         self._policy = PolicyState()
         self._transparency = TransparencyReference()
-        self._reference_file: Path | None = self.out_dir / _REFERENCE_FILE
+        self._reference_file: Path | None = (
+            Path(reference_file) if reference_file is not None else self.out_dir / _REFERENCE_FILE
+        )
+        # One writer thread: saves land in order, so the newest is the one left.
+        self._reference_writer: ThreadPoolExecutor | None = None
         self._queue: asyncio.Queue[_Arrival] = asyncio.Queue(maxsize=profile.agent.queue_size)
         self._stop = asyncio.Event()
         self._sequence_resumed = asyncio.Event()
@@ -249,6 +261,8 @@ class Agent:
                 await self._run_tasks()
         finally:
             self._executor.shutdown(wait=True, cancel_futures=True)
+            if self._reference_writer is not None:
+                self._reference_writer.shutdown(wait=True)
             self._state = AgentState.CLOSED
         return self.summary
 
@@ -382,13 +396,33 @@ class Agent:
         self._transparency, verdict = self._transparency.step(
             verdict, setup, min_transparency=limit
         )
-        if self._transparency is not before and self._reference_file is not None:
-            try:
-                save_reference(self._reference_file, self._transparency)
-            except OSError as exc:
+        if self._transparency is not before:
+            self._save_reference()
+        return verdict
+
+    def _save_reference(self) -> None:
+        """Write the reference off the event loop; a failure is told once and counted."""
+        path = self._reference_file
+        if path is None:
+            return
+        if self._reference_writer is None:
+            self._reference_writer = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="astroiqa-reference"
+            )
+        loop = asyncio.get_running_loop()
+        saving = loop.run_in_executor(
+            self._reference_writer, save_reference, path, self._transparency
+        )
+
+        def saved(future: asyncio.Future[None]) -> None:
+            if future.cancelled() or (exc := future.exception()) is None:
+                return
+            self.summary.reference_errors += 1
+            if self._reference_file is not None:
                 self._reference_file = None  # one complaint, not one per frame
                 self._event("transparency_reference", f"session reference not saved: {exc}")
-        return verdict
+
+        saving.add_done_callback(saved)
 
     def _restore_reference(self) -> None:
         """Continue the transparency reference of a session restarted within the hour."""

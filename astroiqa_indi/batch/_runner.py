@@ -51,8 +51,13 @@ from astroiqa_indi.batch._worker import (
     parse_time,
 )
 from astroiqa_indi.errors import ModelError
-from astroiqa_indi.grading import TransparencyReference, Verdict, default_model_dir
-from astroiqa_indi.grading._saved import load_reference, save_reference
+from astroiqa_indi.grading import (
+    TransparencyReference,
+    Verdict,
+    default_model_dir,
+    load_reference,
+    save_reference,
+)
 from astroiqa_indi.reports import plot_session
 
 if TYPE_CHECKING:
@@ -404,7 +409,8 @@ def grade_paths(
         min_transparency=profile.quality.min_transparency if profile is not None else None,
     )
     if options.report is not None and run.min_transparency is not None:
-        _carry_reference(run, reference_path(options.report), resume=options.resume)
+        # Only a report with rows has a session to continue.
+        _carry_reference(run, reference_path(options.report), resume=bool(previous))
     clock = _Clock()
     interrupted, left, workers = False, 0, "none"
     try:
@@ -444,7 +450,7 @@ def grade_paths(
 
 def reference_path(report: Path) -> Path:
     """Where a run with ``report`` keeps its session transparency reference."""
-    return report.with_name(f"{report.stem}.transparency.json")
+    return report.with_name(f"{report.name}.transparency.json")
 
 
 def _carry_reference(run: _Run, path: Path, *, resume: bool) -> None:
@@ -455,7 +461,10 @@ def _carry_reference(run: _Run, path: Path, *, resume: bool) -> None:
     """
     run.reference_file = path
     if not resume:
-        path.unlink(missing_ok=True)  # an earlier night's, not this report's
+        try:
+            path.unlink(missing_ok=True)  # an earlier report's, not this one's
+        except OSError as exc:
+            run.action_errors.append((path, f"an earlier report's, not removed: {exc}"))
         return
     try:
         run.transparency = load_reference(path) or run.transparency

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -54,6 +55,16 @@ def session_dir(profile: Profile, out: str | None) -> Path:
     return Path(profile.agent.journal_dir) / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def reference_file(profile: Profile, out: str | None) -> Path | None:
+    """Where the session transparency reference lives: in the session folder with
+    ``--out``; else beside the timestamped session folders, one per camera, so that
+    a restart (which gets a new folder) finds the one before it."""
+    if out:
+        return None
+    camera = re.sub(r"[^A-Za-z0-9._-]+", "_", profile.indi.ccd_device)
+    return Path(profile.agent.journal_dir) / f"transparency-{camera}.json"
+
+
 async def run_agent(agent: Any) -> Any:
     """Run an agent until it stops by itself or SIGINT/SIGTERM asks it to."""
     loop = asyncio.get_running_loop()
@@ -81,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         out_dir=session_dir(profile, args.out),
         max_frames=args.frames,
         notifier_factory=notifier_factory,
+        reference_file=reference_file(profile, args.out),
     )
     summary = asyncio.run(run_agent(agent))
     print(json.dumps(summary.to_dict(), indent=2))

@@ -6,7 +6,13 @@ Importing this package does not import TensorFlow; :meth:`Grader.load` does.
 from astroiqa_indi.grading._baseline import ClassicalCuts
 from astroiqa_indi.grading._grader import Grader, GradingContext, default_model_dir
 from astroiqa_indi.grading._represent import METRIC_FEATURES, Analysis, analyse, represent
-from astroiqa_indi.grading._session import CameraSetup, TransparencyReference, camera_setup
+from astroiqa_indi.grading._saved import load_reference, save_reference
+from astroiqa_indi.grading._session import (
+    CameraSetup,
+    RememberedFrame,
+    TransparencyReference,
+    camera_setup,
+)
 from astroiqa_indi.grading._som import SomCodebook
 from astroiqa_indi.grading._verdict import BrightStars, FrameMetrics, Verdict
 
@@ -19,11 +25,14 @@ __all__ = [
     "FrameMetrics",
     "Grader",
     "GradingContext",
+    "RememberedFrame",
     "SomCodebook",
     "TransparencyReference",
     "Verdict",
     "analyse",
     "camera_setup",
     "default_model_dir",
+    "load_reference",
     "represent",
+    "save_reference",
 ]

@@ -18,9 +18,13 @@ __all__ = ["load_reference", "save_reference"]
 
 
 def save_reference(path: Path, reference: TransparencyReference) -> None:
-    """Write ``reference`` to ``path`` whole or not at all (``OSError`` on failure)."""
+    """Write ``reference`` to ``path`` whole or not at all (``OSError`` on failure).
+
+    Not fsynced: it is rewritten after every good frame, and a power cut that loses
+    it costs a new reference, not data (:func:`load_reference` then says so).
+    """
     text = json.dumps(reference.to_dict(), separators=(",", ":"))
-    write_atomically(path, lambda out: out.write(text.encode()))
+    write_atomically(path, lambda out: out.write(text.encode()), durable=False)
 
 
 def load_reference(path: Path, *, max_age_s: float | None = None) -> TransparencyReference | None:

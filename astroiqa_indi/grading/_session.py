@@ -23,9 +23,15 @@ import numpy as np
 
 from astroiqa_indi.frames import Frame
 from astroiqa_indi.frames._header import header_pointing
-from astroiqa_indi.grading._verdict import Verdict
+from astroiqa_indi.grading._verdict import BrightStars, Verdict
 
-__all__ = ["CameraSetup", "TransparencyReference", "camera_setup", "relative_flux"]
+__all__ = [
+    "CameraSetup",
+    "RememberedFrame",
+    "TransparencyReference",
+    "camera_setup",
+    "relative_flux",
+]
 
 _MIN_RANKS = 3
 _SETUP_KEYWORDS = ("FILTER", "XBINNING", "GAIN", "OFFSET", "OBJECT")
@@ -36,6 +42,7 @@ _SAME_FIELD_FRACTION = 0.25
 _SAME_FIELD_DEG = 0.1
 # Fields remembered per setup, each with its own window (a night's targets or panels).
 _MAX_FIELDS = 8
+_MAX_SETUPS = 16
 _FORMAT = 1
 
 
@@ -95,7 +102,36 @@ def camera_setup(frame: Frame) -> CameraSetup:
     return CameraSetup(" ".join(parts), header_pointing(frame.header), field_deg)
 
 
-def relative_flux(frame: Verdict, reference: Verdict) -> float | None:
+@dataclass(frozen=True, slots=True)
+class RememberedFrame:
+    """What a :class:`TransparencyReference` keeps of a good frame.
+
+    Attributes
+    ----------
+    setup
+        The frame's :class:`CameraSetup` (its pointing tells fields apart).
+    bright_stars
+        Its brightest detections.
+    n_sources
+        How many sources it detected (which ranks are measured well).
+    """
+
+    setup: CameraSetup
+    bright_stars: BrightStars
+    n_sources: int
+
+    @classmethod
+    def of(cls, verdict: Verdict, setup: CameraSetup) -> RememberedFrame:
+        return cls(setup, verdict.bright_stars, verdict.metrics.n_sources)
+
+
+def _stars(frame: Verdict | RememberedFrame) -> tuple[BrightStars, int]:
+    if isinstance(frame, RememberedFrame):
+        return frame.bright_stars, frame.n_sources
+    return frame.bright_stars, frame.metrics.n_sources
+
+
+def relative_flux(frame: Verdict, reference: Verdict | RememberedFrame) -> float | None:
     """How bright ``frame``'s stars are against the same field in ``reference``.
 
     The median flux ratio over the ranks both frames measure well: unsaturated in
@@ -103,13 +139,8 @@ def relative_flux(frame: Verdict, reference: Verdict) -> float | None:
     frame misses some stars, which would shift the ranks). ``None`` with fewer than
     :data:`_MIN_RANKS` such ranks.
     """
-    a, b = frame.bright_stars, reference.bright_stars
-    usable = min(
-        len(a),
-        len(b),
-        frame.metrics.n_sources // 2,
-        reference.metrics.n_sources // 2,
-    )
+    (a, a_sources), (b, b_sources) = _stars(frame), _stars(reference)
+    usable = min(len(a), len(b), a_sources // 2, b_sources // 2)
     ratios = [
         a.flux[k] / b.flux[k]
         for k in range(usable)
@@ -136,15 +167,16 @@ class TransparencyReference:
         a cloud thickening slowly over many frames is still compared with clear
         sky, not with itself.
     history
-        Remembered good frames per :attr:`CameraSetup.key`, oldest first: each
-        frame's setup (for its pointing) and verdict. Every field of a setup keeps
-        its newest ``window`` frames, up to eight fields' worth per setup.
+        Remembered good frames per :attr:`CameraSetup.key`, oldest first. Every
+        field of a setup keeps its newest ``window`` frames; a setup keeps at most
+        eight windows' worth (the oldest frames go first), and the reference at most
+        16 setups (the one unused longest goes first).
     """
 
     window: int = 20
     min_frames: int = 3
     percentile: float = 10.0
-    history: Mapping[str, tuple[tuple[CameraSetup, Verdict], ...]] = field(
+    history: Mapping[str, tuple[RememberedFrame, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
 
@@ -160,8 +192,8 @@ class TransparencyReference:
         ``None`` before :attr:`min_frames` of them or without enough stars to compare."""
         ratios = [
             r
-            for ref_setup, ref in self.history.get(setup.key, ())
-            if ref_setup.same_field(setup) and (r := relative_flux(verdict, ref)) is not None
+            for ref in self.history.get(setup.key, ())
+            if ref.setup.same_field(setup) and (r := relative_flux(verdict, ref)) is not None
         ]
         if len(ratios) < self.min_frames:
             return None
@@ -208,13 +240,25 @@ class TransparencyReference:
         if verdict.label != "good" or not verdict.bright_stars:
             return self
         history = dict(self.history)
-        remembered = [*history.get(setup.key, ()), (setup, verdict)]
+        remembered = [*history.pop(setup.key, ()), RememberedFrame.of(verdict, setup)]
         # Each field keeps its own newest `window` frames, so that targets or mosaic
-        # panels taken in turn do not push each other out of the reference.
-        same = [i for i, (other, _) in enumerate(remembered) if other.same_field(setup)]
+        # panels taken in turn do not push each other out of the reference. A frame
+        # that does not say where it points shares a window with its like only: one
+        # such frame must not count as every field at once.
+        if setup.pointing is None:
+            same = [i for i, ref in enumerate(remembered) if ref.setup.pointing is None]
+        else:
+            same = [
+                i
+                for i, ref in enumerate(remembered)
+                if ref.setup.pointing is not None and ref.setup.same_field(setup)
+            ]
         forgotten = set(same[: -self.window])
-        kept = [entry for i, entry in enumerate(remembered) if i not in forgotten]
+        kept = [ref for i, ref in enumerate(remembered) if i not in forgotten]
         history[setup.key] = tuple(kept[-self.window * _MAX_FIELDS :])
+        # Newest setup last; the one unused longest goes first.
+        for key in list(history)[:-_MAX_SETUPS]:
+            del history[key]
         return dataclasses.replace(self, history=MappingProxyType(history))
 
     def to_dict(self) -> dict[str, Any]:
@@ -227,14 +271,13 @@ class TransparencyReference:
             "history": {
                 key: [
                     {
-                        "setup": {
-                            "key": setup.key,
-                            "pointing": list(setup.pointing) if setup.pointing else None,
-                            "field_deg": setup.field_deg,
-                        },
-                        "verdict": verdict.to_dict(),
+                        "key": ref.setup.key,
+                        "pointing": list(ref.setup.pointing) if ref.setup.pointing else None,
+                        "field_deg": ref.setup.field_deg,
+                        "n_sources": ref.n_sources,
+                        **ref.bright_stars.to_dict(),
                     }
-                    for setup, verdict in entries
+                    for ref in entries
                 ]
                 for key, entries in self.history.items()
             },
@@ -256,14 +299,14 @@ class TransparencyReference:
             for key, entries in payload["history"].items():
                 remembered = []
                 for entry in entries:
-                    where = entry["setup"]
-                    pointing = where["pointing"]
+                    pointing = entry["pointing"]
                     setup = CameraSetup(
-                        str(where["key"]),
+                        str(entry["key"]),
                         (float(pointing[0]), float(pointing[1])) if pointing else None,
-                        None if where["field_deg"] is None else float(where["field_deg"]),
+                        None if entry["field_deg"] is None else float(entry["field_deg"]),
                     )
-                    remembered.append((setup, Verdict.from_dict(entry["verdict"])))
+                    stars = BrightStars(tuple(entry["flux"]), tuple(entry["saturated"]))
+                    remembered.append(RememberedFrame(setup, stars, int(entry["n_sources"])))
                 history[str(key)] = tuple(remembered)
             return cls(
                 window=int(payload["window"]),
@@ -271,5 +314,5 @@ class TransparencyReference:
                 percentile=float(payload["percentile"]),
                 history=history,
             )
-        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        except (KeyError, TypeError, IndexError, AttributeError, OverflowError, ValueError) as exc:
             raise ValueError(f"not a transparency reference: {exc!r}") from exc

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
         ExposureRequest,
         ExposureResult,
         SkyCamera,
+        SkyFields,
         bin_image,
+        j2000_of,
     )
     from simulators.observatory._mount import Mount, MountStatus, sidereal_trail_px
     from simulators.observatory._night_files import NightFile, write_night_files
@@ -58,7 +60,9 @@ _HOMES = {
     "ScenarioPlayer": "_scenario_player",
     "ServerState": "_server",
     "SkyCamera": "_frames",
+    "SkyFields": "_frames",
     "bin_image": "_frames",
+    "j2000_of": "_frames",
     "run_driver": "_driver",
     "write_night_files": "_night_files",
     "sidereal_trail_px": "_mount",
@@ -81,7 +85,9 @@ __all__ = [
     "ScenarioPlayer",
     "ServerState",
     "SkyCamera",
+    "SkyFields",
     "bin_image",
+    "j2000_of",
     "run_driver",
     "sidereal_trail_px",
     "write_night_files",

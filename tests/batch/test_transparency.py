@@ -180,15 +180,14 @@ def test_a_resumed_run_judges_against_the_frames_graded_before_it(
     for name in names[:split]:
         shutil.copyfile(folder / name, frames / name)
     report = tmp_path / "night.csv"
-    saved = tmp_path / "night.transparency.json"
-    saved.write_text("an earlier night's")  # a new report does not start from it
+    saved = tmp_path / "night.csv.transparency.json"
     first = grade_paths([frames], options=BatchOptions(report=report), profile=_profile(0.5))
     assert first.graded == split and not first.action_errors
     assert json.loads(saved.read_text())["history"]
     # The same report without the saved reference: a control run.
     blind_report = tmp_path / "blind.csv"
     shutil.copyfile(report, blind_report)
-    (tmp_path / "blind.transparency.json").write_text("{not json")
+    (tmp_path / "blind.csv.transparency.json").write_text("{not json")
 
     for name in names[split:]:
         shutil.copyfile(folder / name, frames / name)
@@ -203,7 +202,7 @@ def test_a_resumed_run_judges_against_the_frames_graded_before_it(
         )
         assert result.already_done == split and result.graded == len(names) - split
         if options.report == blind_report:
-            assert [str(p.name) for p, _ in result.action_errors] == ["blind.transparency.json"]
+            assert [str(p.name) for p, _ in result.action_errors] == ["blind.csv.transparency.json"]
             assert "unreadable" in result.action_errors[0][1]
         else:
             assert not result.action_errors
@@ -223,3 +222,26 @@ def test_a_resumed_run_judges_against_the_frames_graded_before_it(
         )
         >= 1
     )
+
+
+def test_a_new_report_forgets_a_reference_left_by_another(tmp_path: Path) -> None:
+    # A report deleted and started again, even with --resume in a script: the file
+    # beside it is an earlier night's, neither loaded nor kept.
+    empty = tmp_path / "frames"
+    empty.mkdir()
+    for resume in (False, True):
+        saved = tmp_path / "night.csv.transparency.json"
+        saved.write_text('{"format": 1}')
+        result = grade_paths(
+            [empty],
+            options=BatchOptions(report=tmp_path / "night.csv", resume=resume),
+            profile=_profile(0.5),
+        )
+        assert not saved.exists() and not result.action_errors
+        (tmp_path / "night.csv").unlink()
+    # Without the rule there is no reference, and nothing beside the report is touched.
+    saved.write_text("someone's notes")
+    grade_paths(
+        [empty], options=BatchOptions(report=tmp_path / "night.csv"), profile=_profile(None)
+    )
+    assert saved.read_text() == "someone's notes"

@@ -1,5 +1,6 @@
 """The session transparency rule: star flux against the session's recent good frames."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,7 @@ def test_only_good_frames_with_stars_are_remembered() -> None:
     assert reference.record(_verdict(None), _TEN) is reference
     many = _session([1.0 + i / 100 for i in range(30)])
     kept = many.history["10s"]
-    assert len(kept) == 20 and kept[0][1].bright_stars.flux[1] == pytest.approx(40000 * 1.10)
+    assert len(kept) == 20 and kept[0].bright_stars.flux[1] == pytest.approx(40000 * 1.10)
 
 
 def test_a_slowly_thickening_cloud_is_measured_against_clear_sky() -> None:
@@ -139,7 +140,7 @@ def test_fields_taken_in_turn_each_keep_their_own_window() -> None:
         reference = reference.record(_verdict(0.5 + i / 100), m33)
     kept = reference.history["10s"]
     assert len(kept) == 40
-    first_m31 = next(v for s, v in kept if s == m31)
+    first_m31 = next(r for r in kept if r.setup == m31)
     assert first_m31.bright_stars.flux[1] == pytest.approx(40000 * 1.10)
     # Each is judged against itself: the other field's brighter stars do not count.
     on_m33 = reference.transparency(_verdict(0.79), m33)
@@ -154,14 +155,32 @@ def test_fields_taken_in_turn_each_keep_their_own_window() -> None:
     assert reference.transparency(_verdict(1.0), m31) is None
 
 
-def test_reference_round_trips_through_json() -> None:
-    import json
+def test_a_frame_without_pointing_does_not_count_as_every_field() -> None:
+    fields = [CameraSetup("10s", (ra, 0.0), 1.0) for ra in (10.0, 20.0, 30.0)]
+    reference = TransparencyReference()
+    for setup in fields:
+        for _ in range(20):
+            reference = reference.record(_verdict(1.0), setup)
+    reference = reference.record(_verdict(1.0), CameraSetup("10s"))  # the mount dropped out
+    kept = reference.history["10s"]
+    assert len(kept) == 61
+    assert all(reference.transparency(_verdict(1.0), setup) == 1.0 for setup in fields)
 
+
+def test_the_setup_unused_longest_is_forgotten_first() -> None:
+    reference = TransparencyReference()
+    for filter_name in [f"F{i}" for i in range(17)] + ["F0"]:
+        reference = reference.record(_verdict(1.0), CameraSetup(f"10s FILTER={filter_name}"))
+    assert len(reference.history) == 16
+    assert "10s FILTER=F1" not in reference.history and "10s FILTER=F0" in reference.history
+
+
+def test_reference_round_trips_through_json() -> None:
     here = CameraSetup("10s FILTER=L", (83.8, -5.4), 0.4)
     reference = _session([1.0, 0.98, 1.01], here).record(_verdict(0.99), CameraSetup("?s"))
     again = TransparencyReference.from_dict(json.loads(json.dumps(reference.to_dict())))
     assert again.history.keys() == reference.history.keys()
-    assert [s for s, _ in again.history[here.key]] == [here] * 3
+    assert [r.setup for r in again.history[here.key]] == [here] * 3
     assert again.transparency(_verdict(0.4), here) == reference.transparency(_verdict(0.4), here)
     judged = again.judge(_verdict(0.4), here, min_transparency=0.5)
     assert judged.label == "background_issues"
@@ -169,7 +188,8 @@ def test_reference_round_trips_through_json() -> None:
     for broken in (
         {**payload, "format": 99},
         {**payload, "history": {"10s": [{"setup": {"key": "10s"}}]}},
-        {**payload, "history": {"10s": [{**payload["history"][here.key][0], "verdict": {}}]}},
+        {**payload, "history": {"10s": [{**payload["history"][here.key][0], "flux": [1.0, 2.0]}]}},
+        {**payload, "window": float("inf")},
         [],
     ):
         with pytest.raises(ValueError, match="not a transparency reference"):
