@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import logging
 import time
@@ -129,6 +132,19 @@ def _class_weights(labels: np.ndarray) -> dict[int, float]:
     return {i: float(total / (len(LABELS) * c)) if c else 0.0 for i, c in enumerate(counts)}
 
 
+def _describe(folder: Path) -> dict[str, Any]:
+    """What a training folder held: enough to tell whether a rerun used the same data
+    (its ``labels.csv`` digest) and to regenerate it (its rigs' seeds)."""
+    text = (folder / "labels.csv").read_bytes()
+    rows = list(csv.DictReader(io.StringIO(text.decode())))
+    return {
+        "path": str(folder),
+        "frames": len(rows),
+        "seeds": sorted({int(row["seed"]) for row in rows if row.get("seed")}),
+        "labels_csv_sha256": hashlib.sha256(text).hexdigest(),
+    }
+
+
 def train_model(
     data: Sequence[Path | str], out_dir: Path | str, options: TrainingOptions = TrainingOptions()
 ) -> dict[str, Any]:
@@ -223,7 +239,7 @@ def train_model(
         "cell_size": CELL_SIZE,
         "table_range": table_range,
         "options": {k: getattr(options, k) for k in options.__dataclass_fields__},
-        "data": [str(Path(d)) for d in data],
+        "data": [_describe(Path(d)) for d in data],
         "n_train": len(train),
         "n_validation": len(val),
         "train_rigs": sorted(set(train.rigs.tolist())),

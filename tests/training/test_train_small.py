@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -52,6 +53,11 @@ def test_train_then_grade_and_evaluate(tiny_dataset: Path, tmp_path: Path) -> No
     for name in ("som.npz", "network.keras", "cuts.json", "model.json"):
         assert (tmp_path / "model" / name).is_file(), name
     assert meta["som_shape"] == [3, 3]
+    labels = (Path(tiny_dataset) / "labels.csv").read_bytes()
+    (data,) = meta["data"]
+    assert data["frames"] == len(labels.decode().splitlines()) - 1
+    assert data["labels_csv_sha256"] == hashlib.sha256(labels).hexdigest()
+    assert data["seeds"] and all(isinstance(seed, int) for seed in data["seeds"])
     assert set(meta["train_rigs"]).isdisjoint(meta["validation_rigs"])
 
     grader = Grader.load(tmp_path / "model")
