@@ -6,7 +6,6 @@ which even root gets)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,10 +14,10 @@ from typing import Any
 import pytest
 
 from astroiqa_indi.agent import Agent, LiveView
-from astroiqa_indi.config import Phd2Settings, default_profile
 from astroiqa_indi.grading import Grader
 from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
 from simulators.sky import SCENARIO_DIR
+from tests.agent._support import sequence_profile
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -49,15 +48,7 @@ async def test_frames_that_cannot_be_saved_are_graded_counted_and_alerted(
         Observatory(config) as observatory,
         ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
     ):
-        base = default_profile()
-        profile = dataclasses.replace(
-            base,
-            indi=dataclasses.replace(
-                base.indi, host="127.0.0.1", port=server.port, mode="sequence"
-            ),
-            phd2=Phd2Settings(enabled=False),
-            sequence=dataclasses.replace(base.sequence, exposure_s=1.0),
-        )
+        profile = sequence_profile(server.port)
         agent = Agent(
             profile,
             grader=Grader.load(),

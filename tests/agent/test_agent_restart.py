@@ -8,7 +8,6 @@ frames, and then against whatever they showed, a thin cloud included.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import time
@@ -19,10 +18,11 @@ import pytest
 
 from astroiqa_indi.agent import Agent, LiveView
 from astroiqa_indi.cli._watch import reference_file
-from astroiqa_indi.config import Phd2Settings, Profile, default_profile
+from astroiqa_indi.config import default_profile
 from astroiqa_indi.grading import Grader, TransparencyReference
 from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
 from simulators.sky import SCENARIO_DIR
+from tests.agent._support import sequence_profile
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -47,15 +47,7 @@ async def _session(
         Observatory(config) as observatory,
         ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
     ):
-        base = default_profile()
-        profile: Profile = dataclasses.replace(
-            base,
-            indi=dataclasses.replace(
-                base.indi, host="127.0.0.1", port=server.port, mode="sequence"
-            ),
-            phd2=Phd2Settings(enabled=False),
-            sequence=dataclasses.replace(base.sequence, exposure_s=1.0),
-        )
+        profile = sequence_profile(server.port)
         assert profile.quality.min_transparency is not None
         agent = Agent(
             profile,

@@ -8,18 +8,17 @@ richer field after a slew must not be read as cloud, or as a clearing.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from astroiqa_indi.agent import Agent, LiveView
-from astroiqa_indi.config import Phd2Settings, default_profile
 from astroiqa_indi.grading import Grader
 from astroiqa_indi.indi import IndiClient
 from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
 from simulators.sky import SCENARIO_DIR
+from tests.agent._support import sequence_profile
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -41,15 +40,7 @@ async def test_a_slew_starts_a_new_reference_and_raises_no_false_cloud(tmp_path:
         Observatory(config) as observatory,
         ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
     ):
-        base = default_profile()
-        profile = dataclasses.replace(
-            base,
-            indi=dataclasses.replace(
-                base.indi, host="127.0.0.1", port=server.port, mode="sequence"
-            ),
-            phd2=Phd2Settings(enabled=False),
-            sequence=dataclasses.replace(base.sequence, exposure_s=1.0),
-        )
+        profile = sequence_profile(server.port)
         async with IndiClient(port=server.port, fail_fast=True) as indi:
             # Clear all along: the scenario's clock stands still in its first minute.
             await indi.set_switch(config.ccd_name, "SIM_SCENARIO", {"PAUSE": True}, wait=True)

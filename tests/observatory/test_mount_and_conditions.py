@@ -109,14 +109,19 @@ async def test_frames_say_where_a_connected_mount_points(served: Served) -> None
     assert header_pointing(after) == pytest.approx(pointing, abs=0.2 * arcsec)  # 0.01 s of RA
 
 
-async def _frame_header(indi: IndiClient) -> fits.Header:
+async def _frame(indi: IndiClient) -> tuple[np.ndarray, fits.Header]:
+    """Expose for 10 s; the frame's pixels and header."""
     blobs = indi.blobs(device=CCD)
     await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10.0})
     async with asyncio.timeout(20):
         blob = await anext(blobs)
     await indi.wait_for(CCD, "CCD_EXPOSURE", state=PropertyState.OK)
     with fits.open(io.BytesIO(blob.data)) as hdus:
-        return hdus[0].header.copy()
+        return np.array(hdus[0].data), hdus[0].header.copy()
+
+
+async def _frame_header(indi: IndiClient) -> fits.Header:
+    return (await _frame(indi))[1]
 
 
 async def test_sim_conditions_override_the_sky_live(served: Served) -> None:
@@ -159,13 +164,8 @@ async def _frame_stars(indi: IndiClient) -> np.ndarray:
     """Expose and return the (x, y) of the frame's sources."""
     import sep
 
-    blobs = indi.blobs(device=CCD)
-    await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10.0})
-    async with asyncio.timeout(20):
-        blob = await anext(blobs)
-    await indi.wait_for(CCD, "CCD_EXPOSURE", state=PropertyState.OK)
-    with fits.open(io.BytesIO(blob.data)) as hdus:
-        data = np.ascontiguousarray(hdus[0].data, dtype=np.float32)
+    pixels, _ = await _frame(indi)
+    data = np.ascontiguousarray(pixels, dtype=np.float32)
     background = sep.Background(data)
     found = sep.extract(data - background, 5.0, err=background.globalrms)
     return np.column_stack([found["x"], found["y"]])
