@@ -426,10 +426,11 @@ class Agent:
 
     def _restore_reference(self) -> None:
         """Continue the transparency reference of a session restarted within the hour."""
-        if self.profile.quality.min_transparency is None or self._reference_file is None:
+        path = self._reference_file
+        if self.profile.quality.min_transparency is None or path is None:
             return
         try:
-            saved = load_reference(self._reference_file, max_age_s=_RESTORE_WITHIN_S)
+            saved = load_reference(path, max_age_s=_RESTORE_WITHIN_S)
         except ValueError as exc:
             self._event("transparency_reference", f"session reference not restored: {exc}")
             return
@@ -439,7 +440,7 @@ class Agent:
         frames = sum(len(entries) for entries in saved.history.values())
         self._event(
             "transparency_reference",
-            f"restored the session's {frames} recent good frames from {_REFERENCE_FILE}",
+            f"restored the session's {frames} recent good frames from {path.name}",
             frames=frames,
         )
 
