@@ -14,6 +14,6 @@ source::
 
 from astroiqa_indi.frames._decode import read_header
 from astroiqa_indi.frames._frame import Frame
-from astroiqa_indi.frames._header import BAYER_PATTERNS, FrameKind, frame_kind
+from astroiqa_indi.frames._header import BAYER_PATTERNS, FrameKind, frame_kind, separation_deg
 
-__all__ = ["BAYER_PATTERNS", "Frame", "FrameKind", "frame_kind", "read_header"]
+__all__ = ["BAYER_PATTERNS", "Frame", "FrameKind", "frame_kind", "read_header", "separation_deg"]

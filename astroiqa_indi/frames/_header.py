@@ -29,6 +29,7 @@ __all__ = [
     "header_pointing",
     "header_saturation",
     "inherit_primary",
+    "separation_deg",
 ]
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,17 @@ def _angle(value: object, *, hours: bool, bare_hours: bool = False) -> float | N
     else:
         angle = (float(whole) + float(minutes) / 60 + float(seconds or 0) / 3600) * scale
     return -angle if sign == "-" else angle
+
+
+def separation_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Angle between two ``(ra_deg, dec_deg)`` positions on the sky, degrees."""
+    ra1, dec1, ra2, dec2 = (math.radians(v) for v in (*a, *b))
+    # Haversine: well-conditioned for the small separations that matter here.
+    h = (
+        math.sin((dec2 - dec1) / 2) ** 2
+        + math.cos(dec1) * math.cos(dec2) * math.sin((ra2 - ra1) / 2) ** 2
+    )
+    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h))))
 
 
 def header_pointing(header: fits.Header) -> tuple[float, float] | None:

@@ -13,7 +13,6 @@ the caller keeps the newest reference.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from astroiqa_indi.frames import Frame
-from astroiqa_indi.frames._header import header_pointing
+from astroiqa_indi.frames._header import header_pointing, separation_deg
 from astroiqa_indi.grading._verdict import BrightStars, Verdict
 
 __all__ = [
@@ -73,17 +72,7 @@ class CameraSetup:
             return True
         widths = [w for w in (self.field_deg, other.field_deg) if w is not None]
         limit = _SAME_FIELD_FRACTION * min(widths) if widths else _SAME_FIELD_DEG
-        return _separation_deg(self.pointing, other.pointing) <= limit
-
-
-def _separation_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
-    ra1, dec1, ra2, dec2 = (math.radians(v) for v in (*a, *b))
-    # Haversine: well-conditioned for the small separations that matter here.
-    h = (
-        math.sin((dec2 - dec1) / 2) ** 2
-        + math.cos(dec1) * math.cos(dec2) * math.sin((ra2 - ra1) / 2) ** 2
-    )
-    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h))))
+        return separation_deg(self.pointing, other.pointing) <= limit
 
 
 def camera_setup(frame: Frame) -> CameraSetup:

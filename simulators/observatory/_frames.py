@@ -17,6 +17,7 @@ import numpy as np
 from astropy.io import fits
 from numpy.typing import NDArray
 
+from astroiqa_indi.frames import separation_deg
 from simulators.sky import Conditions, Rig, Truth, label_of, render_frame
 
 __all__ = [
@@ -293,7 +294,7 @@ class SkyFields:
         """The field at this pointing: 0 for the first, 1, 2... for later ones."""
         here = (ra_hours % 24 * 15, dec_deg)
         for index, centre in enumerate(self._centres):
-            if _separation_deg(here, centre) <= self.field_deg / 2:
+            if separation_deg(here, centre) <= self.field_deg / 2:
                 return index
         self._centres.append(here)
         return len(self._centres) - 1
@@ -308,12 +309,6 @@ class SkyFields:
             field_seed=int(rng.integers(2**31)),
             n_stars=max(1, round(conditions.n_stars * 4 ** rng.uniform(-1.0, 1.0))),
         )
-
-
-def _separation_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
-    ra1, dec1, ra2, dec2 = np.radians([*a, *b])
-    h = np.sin((dec2 - dec1) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
-    return float(np.degrees(2 * np.arcsin(min(1.0, np.sqrt(h)))))
 
 
 def j2000_of(ra_hours: float, dec_deg: float, when: datetime) -> tuple[float, float]:
