@@ -11,7 +11,8 @@ Every error the package raises on purpose derives from :class:`AstroIQAError`::
     │   └── IndiProtocolError     malformed or unexpected INDI XML
     ├── AlertError            MQTT / notification delivery failed in a way the caller must know
     ├── GuiderError           PHD2 refused a request or cannot be reached
-    └── ModelError            a missing, corrupt or incompatible grading model
+    ├── ModelError            a missing, corrupt or incompatible grading model
+    └── ReferenceFileError    a saved transparency reference that cannot be read
 
 A frame with no stars is *not* an error: it is a ``Verdict`` whose reasons say so.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "IndiTimeoutError",
     "ModelError",
     "ProfileError",
+    "ReferenceFileError",
 ]
 
 
@@ -122,3 +124,10 @@ class GuiderError(AstroIQAError):
 
 class ModelError(AstroIQAError):
     """The grading model is missing, corrupt or incompatible."""
+
+
+class ReferenceFileError(AstroIQAError):
+    """A session's saved transparency reference cannot be read or is not one.
+
+    Callers start a new reference and say so: the file is a convenience, not data.
+    """

@@ -35,7 +35,13 @@ from astroiqa_indi.agent._journal import Journal
 from astroiqa_indi.agent._policy import Alert, Decision, Observation, PolicyState, step
 from astroiqa_indi.agent._view import LiveView
 from astroiqa_indi.config import Profile
-from astroiqa_indi.errors import AstroIQAError, FrameError, GuiderError, IndiError
+from astroiqa_indi.errors import (
+    AstroIQAError,
+    FrameError,
+    GuiderError,
+    IndiError,
+    ReferenceFileError,
+)
 from astroiqa_indi.frames import Frame
 from astroiqa_indi.grading import (
     CameraSetup,
@@ -431,7 +437,7 @@ class Agent:
             return
         try:
             saved = load_reference(path, max_age_s=_RESTORE_WITHIN_S)
-        except ValueError as exc:
+        except ReferenceFileError as exc:
             self._event("transparency_reference", f"session reference not restored: {exc}")
             return
         if saved is None:

@@ -50,7 +50,7 @@ from astroiqa_indi.batch._worker import (
     file_time,
     parse_time,
 )
-from astroiqa_indi.errors import ModelError
+from astroiqa_indi.errors import ModelError, ReferenceFileError
 from astroiqa_indi.grading import (
     TransparencyReference,
     Verdict,
@@ -468,7 +468,7 @@ def _carry_reference(run: _Run, path: Path, *, resume: bool) -> None:
         return
     try:
         run.transparency = load_reference(path) or run.transparency
-    except ValueError as exc:
+    except ReferenceFileError as exc:
         run.action_errors.append(
             (path, f"unreadable, so this run's frames start a new reference: {exc}")
         )

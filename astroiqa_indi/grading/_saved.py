@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from astroiqa_indi._files import write_atomically
+from astroiqa_indi.errors import ReferenceFileError
 from astroiqa_indi.grading._session import TransparencyReference
 
 __all__ = ["load_reference", "save_reference"]
@@ -33,7 +34,7 @@ def load_reference(path: Path, *, max_age_s: float | None = None) -> Transparenc
 
     Raises
     ------
-    ValueError
+    ReferenceFileError
         The file cannot be read or is not a saved reference.
     """
     try:
@@ -43,5 +44,8 @@ def load_reference(path: Path, *, max_age_s: float | None = None) -> Transparenc
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from exc
-    return TransparencyReference.from_dict(payload)
+        raise ReferenceFileError(f"cannot read {path}: {exc}") from exc
+    try:
+        return TransparencyReference.from_dict(payload)
+    except ValueError as exc:
+        raise ReferenceFileError(f"{path}: {exc}") from exc

@@ -306,7 +306,8 @@ def test_relative_flux_follows_the_simulated_transparency(tmp_path: Path) -> Non
 
 
 def test_a_saved_reference_loads_back_and_a_broken_one_says_so(tmp_path: Path) -> None:
-    from astroiqa_indi.grading._saved import load_reference, save_reference
+    from astroiqa_indi.errors import ReferenceFileError
+    from astroiqa_indi.grading import load_reference, save_reference
 
     path = tmp_path / "transparency.json"
     assert load_reference(path) is None
@@ -317,5 +318,8 @@ def test_a_saved_reference_loads_back_and_a_broken_one_says_so(tmp_path: Path) -
         reference.transparency(_verdict(0.4), _TEN)
     )
     path.write_text('{"format": 1')
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ReferenceFileError, match="cannot read"):
+        load_reference(path)
+    path.write_text('{"format": 1, "history": []}')  # JSON, but not a reference
+    with pytest.raises(ReferenceFileError, match="not a transparency reference"):
         load_reference(path)
