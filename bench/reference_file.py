@@ -7,6 +7,10 @@ reference kept (16 setups of 160 frames), each frame with 32 bright stars. Timin
 are medians, as ratios to bare ``sep.Background`` + ``sep.extract`` on a 1920x1080
 frame of the Seestar rig in the same process (the cheapest part of grading one frame).
 
+Last, a paced run: 200 frames of one baseline extraction each, the largest reference
+changing after every one and saved when ``SavePacer`` allows (as batch runs and the
+agent do). It prints the share of that run's time spent saving.
+
 Run: ``.venv/bin/python -m bench.reference_file [--repeat 20]``
 """
 
@@ -67,7 +71,7 @@ def main() -> None:
 
     import sep
 
-    from astroiqa_indi.grading import load_reference, save_reference
+    from astroiqa_indi.grading import SavePacer, load_reference, save_reference
     from simulators.sky import RIGS, conditions_for, render_frame
 
     rig = RIGS["seestar_s50"]
@@ -96,6 +100,20 @@ def main() -> None:
                 f"{name}: {kept} frames, {size / 1024:.0f} KiB; save {save / baseline:.3f}x, "
                 f"load {load / baseline:.3f}x the baseline"
             )
+        pacer, saving, saves = SavePacer(), 0.0, 0
+        started = time.perf_counter()
+        for _ in range(200):
+            extract()
+            if pacer.due():
+                took = save_reference(path, reference)
+                pacer.took(took)
+                saving += took
+                saves += 1
+        total = time.perf_counter() - started
+        print(
+            f"paced, largest: 200 frames, {saves} saves, saving {saving / total:.1%} of the "
+            f"run's time ({saving / 200 / baseline:.3f}x the baseline per frame)"
+        )
 
 
 if __name__ == "__main__":

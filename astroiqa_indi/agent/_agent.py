@@ -46,6 +46,7 @@ from astroiqa_indi.frames import Frame
 from astroiqa_indi.grading import (
     CameraSetup,
     Grader,
+    SavePacer,
     TransparencyReference,
     Verdict,
     camera_setup,
@@ -191,8 +192,11 @@ class Agent:
         self._reference_file: Path | None = (
             Path(reference_file) if reference_file is not None else self.out_dir / _REFERENCE_FILE
         )
-        # One writer thread: saves land in order, so the newest is the one left.
+        # One writer thread and one save at a time: the newest is the one left.
         self._reference_writer: ThreadPoolExecutor | None = None
+        self._reference_pacer = SavePacer()
+        self._reference_saving = False
+        self._reference_unsaved = False
         self._queue: asyncio.Queue[_Arrival] = asyncio.Queue(maxsize=profile.agent.queue_size)
         self._stop = asyncio.Event()
         self._sequence_resumed = asyncio.Event()
@@ -269,6 +273,7 @@ class Agent:
             self._executor.shutdown(wait=True, cancel_futures=True)
             if self._reference_writer is not None:
                 self._reference_writer.shutdown(wait=True)
+            self._save_reference_last()
             self._state = AgentState.CLOSED
         return self.summary
 
@@ -407,21 +412,29 @@ class Agent:
         return verdict
 
     def _save_reference(self) -> None:
-        """Write the reference off the event loop; a failure is told once and counted."""
+        """Write the reference off the event loop, paced (:class:`SavePacer`), one
+        save at a time; a failure is told once and counted."""
+        self._reference_unsaved = True
         path = self._reference_file
-        if path is None:
+        if path is None or self._reference_saving or not self._reference_pacer.due():
             return
         if self._reference_writer is None:
             self._reference_writer = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="astroiqa-reference"
             )
+        self._reference_unsaved = False
+        self._reference_saving = True
         loop = asyncio.get_running_loop()
         saving = loop.run_in_executor(
             self._reference_writer, save_reference, path, self._transparency
         )
 
-        def saved(future: asyncio.Future[None]) -> None:
-            if future.cancelled() or (exc := future.exception()) is None:
+        def saved(future: asyncio.Future[float]) -> None:
+            self._reference_saving = False
+            if future.cancelled():
+                return
+            if (exc := future.exception()) is None:
+                self._reference_pacer.took(future.result())
                 return
             self.summary.reference_errors += 1
             if self._reference_file is not None:
@@ -429,6 +442,17 @@ class Agent:
                 self._event("transparency_reference", f"session reference not saved: {exc}")
 
         saving.add_done_callback(saved)
+
+    def _save_reference_last(self) -> None:
+        """At the end of the session: the good frames the pacing left unsaved."""
+        path = self._reference_file
+        if path is None or not self._reference_unsaved:
+            return
+        try:
+            save_reference(path, self._transparency)
+        except OSError as exc:
+            self.summary.reference_errors += 1
+            log.warning("session reference not saved: %s", exc)
 
     def _restore_reference(self) -> None:
         """Continue the transparency reference of a session restarted within the hour."""

@@ -52,6 +52,7 @@ from astroiqa_indi.batch._worker import (
 )
 from astroiqa_indi.errors import ModelError, ReferenceFileError
 from astroiqa_indi.grading import (
+    SavePacer,
     TransparencyReference,
     Verdict,
     default_model_dir,
@@ -66,6 +67,9 @@ if TYPE_CHECKING:
 __all__ = ["grade_paths"]
 
 FrameCallback = Callable[[FrameResult], None]
+
+# At most this share of a run's time goes to rewriting the transparency reference.
+_SAVE_SHARE = 0.05
 
 
 class _RateColumn(ProgressColumn):
@@ -153,6 +157,8 @@ class _Run:
     min_transparency: float | None = None
     transparency: TransparencyReference = field(default_factory=TransparencyReference)
     reference_file: Path | None = None
+    reference_unsaved: bool = False
+    reference_pacer: SavePacer = field(default_factory=lambda: SavePacer(share=_SAVE_SHARE))
 
     @property
     def done(self) -> int:
@@ -170,17 +176,21 @@ class _Run:
                     self.writer.append(row)
                 self.records.append(ReportRecord.from_csv(row))
             if self.transparency is not before:
-                self._save_reference()
+                self.reference_unsaved = True
+                if self.reference_pacer.due():
+                    self.save_reference()
             if self.on_frame is not None:
                 self.on_frame(result)
         return result
 
-    def _save_reference(self) -> None:
-        # After the report row: a crash in between loses one reference frame, not a row.
-        if self.reference_file is None:
+    def save_reference(self) -> None:
+        """Rewrite the reference file if the reference changed since the last save."""
+        # After the report row: a crash in between loses reference frames, not a row.
+        if self.reference_file is None or not self.reference_unsaved:
             return
+        self.reference_unsaved = False
         try:
-            save_reference(self.reference_file, self.transparency)
+            self.reference_pacer.took(save_reference(self.reference_file, self.transparency))
         except OSError as exc:
             self.action_errors.append((self.reference_file, f"not saved: {exc}"))
             self.reference_file = None  # one complaint, not one per frame
@@ -429,6 +439,7 @@ def grade_paths(
     finally:
         if writer is not None:
             writer.close()
+        run.save_reference()  # the good frames since the last paced save
     written, failed = _derived_outputs(options, run)
     return BatchResult(
         records=tuple(run.records),

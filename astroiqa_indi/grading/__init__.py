@@ -6,7 +6,7 @@ Importing this package does not import TensorFlow; :meth:`Grader.load` does.
 from astroiqa_indi.grading._baseline import ClassicalCuts
 from astroiqa_indi.grading._grader import Grader, GradingContext, default_model_dir
 from astroiqa_indi.grading._represent import METRIC_FEATURES, Analysis, analyse, represent
-from astroiqa_indi.grading._saved import load_reference, save_reference
+from astroiqa_indi.grading._saved import SavePacer, load_reference, save_reference
 from astroiqa_indi.grading._session import (
     CameraSetup,
     RememberedFrame,
@@ -26,6 +26,7 @@ __all__ = [
     "Grader",
     "GradingContext",
     "RememberedFrame",
+    "SavePacer",
     "SomCodebook",
     "TransparencyReference",
     "Verdict",

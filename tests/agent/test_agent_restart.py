@@ -8,6 +8,7 @@ frames, and then against whatever they showed, a thin cloud included.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import time
@@ -19,7 +20,7 @@ import pytest
 from astroiqa_indi.agent import Agent, LiveView
 from astroiqa_indi.cli._watch import reference_file
 from astroiqa_indi.config import default_profile
-from astroiqa_indi.grading import Grader, TransparencyReference
+from astroiqa_indi.grading import Grader, TransparencyReference, save_reference
 from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
 from simulators.sky import SCENARIO_DIR
 from tests.agent._support import sequence_profile
@@ -108,3 +109,28 @@ async def test_a_reference_that_cannot_be_saved_is_told_once_and_counted(tmp_pat
     assert "not restored" in told[0] and "not saved" in told[1]
     summary = next(r for r in lines if r["kind"] == "summary")
     assert summary["reference_errors"] >= 1
+
+
+async def test_paced_saves_still_leave_every_good_frame_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reference that saves slowly is rewritten seldom (here: once during the
+    # session); the session's end writes what the pacing held back.
+    from astroiqa_indi.agent import _agent
+    from astroiqa_indi.grading import SavePacer
+
+    calls: list[int] = []
+
+    def counted(path: Path, reference: TransparencyReference) -> float:
+        calls.append(sum(len(v) for v in reference.history.values()))
+        return save_reference(path, reference)
+
+    monkeypatch.setattr(_agent, "SavePacer", functools.partial(SavePacer, share=1e-9))
+    monkeypatch.setattr(_agent, "save_reference", counted)
+    saved = tmp_path / "transparency.json"
+    lines = await _session(tmp_path / "1", Grader.load(), frames=6, seed=3, reference=saved)
+    good = [r for r in lines if r["kind"] == "frame" and r["verdict"]["label"] == "good"]
+    assert len(good) >= 4
+    assert calls == [1, len(good)], calls
+    reference = TransparencyReference.from_dict(json.loads(saved.read_text()))
+    assert sum(len(v) for v in reference.history.values()) == len(good)

@@ -245,3 +245,35 @@ def test_a_new_report_forgets_a_reference_left_by_another(tmp_path: Path) -> Non
         [empty], options=BatchOptions(report=tmp_path / "night.csv"), profile=_profile(None)
     )
     assert saved.read_text() == "someone's notes"
+
+
+def test_paced_saves_leave_the_reference_of_unpaced_ones(
+    night: tuple[Path, list[dict[str, object]]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A slow save (a reference of many fields) is rewritten seldom; the end of the
+    # run writes what the pacing held back, so the file is the same.
+    from astroiqa_indi.batch import _runner
+    from astroiqa_indi.grading import TransparencyReference, save_reference
+
+    folder, _ = night
+    default = _runner._SAVE_SHARE
+    saved: dict[float, dict[str, object]] = {}
+    calls: dict[float, int] = {}
+    for share in (default, 1e-9):
+        calls[share] = 0
+
+        def counted(path: Path, reference: TransparencyReference, share: float = share) -> float:
+            calls[share] += 1
+            return save_reference(path, reference)
+
+        monkeypatch.setattr(_runner, "_SAVE_SHARE", share)
+        monkeypatch.setattr(_runner, "save_reference", counted)
+        report = tmp_path / f"{share}.csv"
+        grade_paths([folder], options=BatchOptions(report=report), profile=_profile(0.5))
+        saved[share] = json.loads(report.with_name(f"{report.name}.transparency.json").read_text())
+    unpaced, paced = saved.values()
+    assert paced == unpaced and paced["history"]
+    # Unpaced: after every frame that changed the reference; paced: the first and the last.
+    assert calls[default] >= 10 and calls[1e-9] == 2, calls
