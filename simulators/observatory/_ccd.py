@@ -420,7 +420,9 @@ class Ccd(Device):
         conditions = moment.conditions
         mount = self._mount_status()
         if mount is not None and mount.connected:
-            conditions = self._fields.conditions_at(conditions, mount.ra_hours, mount.dec_deg)
+            conditions = self._fields.conditions_at(
+                conditions, mount.ra_hours, mount.dec_deg, remember=not mount.slewing
+            )
         if mount is not None and (mount.slewing or not mount.tracking):
             trail = sidereal_trail_px(seconds, mount.dec_deg, self._camera.pixel_scale_arcsec)
             if mount.slewing:

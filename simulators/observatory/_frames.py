@@ -276,7 +276,8 @@ class SkyFields:
     the scenario's ``n_stars``). Coming back to a field shows its stars again. The
     field is that of the coordinates the mount reports, so a sync to far-away
     coordinates also changes it; a guide pulse or a dither, which moves the mount by
-    a few arcseconds, does not.
+    a few arcseconds, does not. The sky an exposure passes over during a slew is not
+    remembered as a field (its stars are smeared anyway).
 
     Parameters
     ----------
@@ -290,18 +291,27 @@ class SkyFields:
         self.field_deg = field_deg
         self._centres: list[tuple[float, float]] = []
 
-    def index_at(self, ra_hours: float, dec_deg: float) -> int:
-        """The field at this pointing: 0 for the first, 1, 2... for later ones."""
+    def index_at(self, ra_hours: float, dec_deg: float, *, remember: bool = True) -> int:
+        """The field at this pointing: 0 for the first, 1, 2... for later ones.
+
+        With ``remember=False`` a pointing away from every field gets the index the
+        next new field would, and is not kept (a mount passing by during a slew).
+        """
         here = (ra_hours % 24 * 15, dec_deg)
         for index, centre in enumerate(self._centres):
             if separation_deg(here, centre) <= self.field_deg / 2:
                 return index
-        self._centres.append(here)
-        return len(self._centres) - 1
+        if remember:
+            self._centres.append(here)
+            return len(self._centres) - 1
+        return len(self._centres)
 
-    def conditions_at(self, conditions: Conditions, ra_hours: float, dec_deg: float) -> Conditions:
-        """``conditions`` with the star field of the pointing."""
-        index = self.index_at(ra_hours, dec_deg)
+    def conditions_at(
+        self, conditions: Conditions, ra_hours: float, dec_deg: float, *, remember: bool = True
+    ) -> Conditions:
+        """``conditions`` with the star field of the pointing (``remember``: as
+        :meth:`index_at`)."""
+        index = self.index_at(ra_hours, dec_deg, remember=remember)
         if index == 0:
             return conditions
         rng = np.random.default_rng([conditions.field_seed, index])

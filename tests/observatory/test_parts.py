@@ -15,13 +15,14 @@ from simulators.observatory import (
     Observatory,
     ObservatoryConfig,
     ScenarioPlayer,
+    SkyFields,
     bin_image,
     sidereal_trail_px,
 )
 from simulators.observatory._frames import next_upload_path
 from simulators.observatory._options import add_config_arguments, config_from_args
 from simulators.observatory._outbox import Outbox, OutboxState
-from simulators.sky import RIGS, load_scenario
+from simulators.sky import RIGS, Conditions, load_scenario
 from tests.observatory.conftest import CCD
 
 NIGHT = Path(__file__).parents[2] / "simulators" / "scenarios" / "night-with-faults.yaml"
@@ -189,3 +190,17 @@ def test_local_uploads_take_the_next_free_index(tmp_path: Path) -> None:
     (folder / "IMAGE_002.fits.fz").write_bytes(b"")  # another format does not count
     assert next_upload_path(folder, "IMAGE_XXX", ".fits") == folder / "IMAGE_002.fits"
     assert next_upload_path(folder, "M31", ".fits") == folder / "M31.fits"
+
+
+def test_the_sky_passed_during_a_slew_is_not_remembered_as_a_field() -> None:
+    fields = SkyFields(0.5)
+    start = Conditions(exposure_s=60.0, seeing_fwhm_arcsec=2.0, field_seed=11, n_stars=1000)
+    assert fields.conditions_at(start, 5.0, 10.0) == start  # the scenario's own field
+    # Exposing while slewing over other sky: a field of its own, smeared, forgotten...
+    passing = fields.conditions_at(start, 5.5, 10.0, remember=False)
+    assert passing.field_seed != start.field_seed
+    assert fields.index_at(5.5, 10.0, remember=False) == 1
+    # ...so the field where the slew ends is the second one, wherever that is.
+    assert fields.index_at(6.0, 10.0) == 1
+    assert fields.index_at(5.0, 10.0 + 0.2) == 0  # within half the field of the first
+    assert fields.index_at(5.5, 10.0, remember=False) == 2
