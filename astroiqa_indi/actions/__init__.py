@@ -16,6 +16,7 @@ from astroiqa_indi.actions._flag import (
     FlagSettings,
     UndoResult,
     flag_frame,
+    numbered_name,
     undo_moves,
 )
 from astroiqa_indi.actions._phd2 import (
@@ -87,5 +88,6 @@ __all__ = [
     "UndoResult",
     "VersionEvent",
     "flag_frame",
+    "numbered_name",
     "undo_moves",
 ]

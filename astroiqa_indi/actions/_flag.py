@@ -44,6 +44,7 @@ __all__ = [
     "FlagSettings",
     "UndoResult",
     "flag_frame",
+    "numbered_name",
     "undo_moves",
 ]
 
@@ -147,6 +148,10 @@ def flag_frame(
     if mode == "header":
         # In place, a symlinked frame is edited where it lives, not replaced by a copy.
         dest = source.resolve() if settings.keywords_in_place else _iqa_copy_name(source)
+        if settings.keywords_in_place and not dest.stat().st_mode & 0o222:
+            # Replacing the file through its folder would succeed; a frame someone
+            # made read-only is one they want kept as it is (root included).
+            raise FrameError(f"cannot write keywords into {source}: the file is read-only")
         _write_header(source, dest, verdict, rejected=rejected, model_version=model_version)
         return FlagResult(source=source, action="header", written=dest)
     if mode == "sidecar":
@@ -231,16 +236,24 @@ def _atomic_write(
 
 
 # -------------------------------------------------------------------- move
-def _numbered(dest: Path, n: int) -> Path:
+# A counter goes before the whole of a packed FITS suffix: light_1.fits.gz, not
+# light.fits_1.gz, which no longer reads as a frame name.
+_PACKED_SUFFIXES: Final = tuple(
+    f"{stem}{pack}" for pack in (".fz", ".gz", ".z") for stem in (".fits", ".fit", ".fts")
+)
+
+
+def numbered_name(name: str, n: int) -> str:
+    """``name`` with ``_n`` before its frame suffix (``n`` = 0: ``name`` itself)."""
     if n == 0:
-        return dest
-    name = dest.name
+        return name
     lower = name.lower()
-    suffix = next((s for s in _FITS_SUFFIXES if lower.endswith(s) and len(lower) > len(s)), None)
-    if suffix is None:
-        suffix = dest.suffix
+    suffix = next(
+        (s for s in _PACKED_SUFFIXES if lower.endswith(s) and len(lower) > len(s)),
+        os.path.splitext(name)[1],
+    )
     stem = name[: len(name) - len(suffix)] if suffix else name
-    return dest.with_name(f"{stem}_{n}{name[len(stem) :]}")
+    return f"{stem}_{n}{name[len(stem) :]}"
 
 
 def _sha256(path: Path) -> tuple[int, str]:
@@ -268,10 +281,10 @@ def _copy_verified(source: Path, dest: Path) -> None:
         shutil.copystat(source, dest)
         if _sha256(source) != _sha256(dest):
             raise FrameError(f"copy of {source} to {dest} does not match; original kept")
+        source.unlink()
     except BaseException:
-        dest.unlink(missing_ok=True)
+        dest.unlink(missing_ok=True)  # the original stays: no second copy left behind
         raise
-    source.unlink()
 
 
 def _move_no_overwrite(source: Path, dest: Path, *, numbered: bool) -> Path:
@@ -282,7 +295,17 @@ def _move_no_overwrite(source: Path, dest: Path, *, numbered: bool) -> Path:
     devices the bytes are copied and verified before the original is unlinked.
     """
     for n in range(_MAX_SUFFIX if numbered else 1):
-        target = _numbered(dest, n)
+        target = dest.with_name(numbered_name(dest.name, n))
+        if source.is_symlink():
+            # A link farm: the link moves, and points where it did from its new folder.
+            try:
+                os.symlink(os.path.realpath(source), target)
+            except FileExistsError:
+                continue
+            _unlink_or_undo(source, target)
+            fsync_dir(target.parent)
+            fsync_dir(source.parent)
+            return target
         try:
             os.link(source, target)
         except FileExistsError:
@@ -302,11 +325,21 @@ def _move_no_overwrite(source: Path, dest: Path, *, numbered: bool) -> Path:
             else:
                 raise
         else:
-            source.unlink()
+            _unlink_or_undo(source, target)
         fsync_dir(target.parent)
         fsync_dir(source.parent)
         return target
     raise FileExistsError(errno.EEXIST, "no free name", str(dest))
+
+
+def _unlink_or_undo(source: Path, target: Path) -> None:
+    """Remove the old name of a frame now also at ``target``; if that fails, remove
+    ``target`` instead, so that a failed move leaves no second name behind."""
+    try:
+        source.unlink()
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def _move_rejected(

@@ -12,16 +12,13 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 from astroiqa_indi._files import write_atomically
-from astroiqa_indi.actions import flag_frame
+from astroiqa_indi.actions import flag_frame, numbered_name
 from astroiqa_indi.errors import FrameError
 from astroiqa_indi.grading import Verdict
 
 __all__ = ["LinkResult", "act_on_frame", "link_frames", "write_text_atomic"]
-
-_COMPOUND: Final = (".fits.fz", ".fit.fz", ".fts.fz", ".fits.gz", ".fit.gz", ".fits.z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +72,6 @@ def act_on_frame(
     return done, errors
 
 
-def _numbered(name: str, n: int) -> str:
-    if n == 0:
-        return name
-    lower = name.lower()
-    suffix = next((s for s in _COMPOUND if lower.endswith(s)), os.path.splitext(name)[1])
-    stem = name[: len(name) - len(suffix)] if suffix else name
-    return f"{stem}_{n}{name[len(stem) :]}"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkResult:
     """What :func:`link_frames` did: new links, links kept, stale links removed, frames gone."""
@@ -94,13 +82,17 @@ class LinkResult:
     missing: tuple[Path, ...] = ()
 
 
-def link_frames(targets: Iterable[Path], folder: Path) -> LinkResult:
+def link_frames(
+    targets: Iterable[Path], folder: Path, *, known: Iterable[Path] | None = None
+) -> LinkResult:
     """Make ``folder`` hold a symbolic link to each target (absolute), idempotently.
 
     A target already linked from ``folder`` is left alone; a name already taken gets a
-    numeric suffix (``light_1.fits``), so no entry is ever replaced. The folder
-    mirrors the targets: symbolic links in it to anything else (frames accepted by an
-    earlier run and rejected now) are removed; other files are never touched.
+    numeric suffix (``light_1.fits``), so no entry is ever replaced. Symbolic links in
+    it to the ``known`` frames that are not targets (frames accepted by an earlier run
+    and rejected now, or moved away) are removed; links to anything else (a master
+    dark, another night's frames) and other files are never touched. ``known=None``
+    makes the folder mirror the targets: every other link in it is removed.
     Targets that no longer exist are reported.
 
     Raises
@@ -129,7 +121,12 @@ def link_frames(targets: Iterable[Path], folder: Path) -> LinkResult:
         else:
             missing.append(absolute)
     keep = {real for _, real in wanted}
-    removed = [link for real, link in linked.items() if real not in keep] + duplicates
+    ours = None if known is None else {os.path.realpath(p) for p in known} | keep
+    removed = [
+        link for real, link in linked.items() if real not in keep and (ours is None or real in ours)
+    ]
+    # A second link to one of our frames goes too; to someone else's, it stays.
+    removed += [link for link in duplicates if ours is None or os.path.realpath(link) in ours]
     for link in removed:
         link.unlink()
     linked = {real: link for real, link in linked.items() if real in keep}
@@ -138,7 +135,7 @@ def link_frames(targets: Iterable[Path], folder: Path) -> LinkResult:
             existing.append(linked[real])
             continue
         for n in range(10_000):
-            link = folder / _numbered(absolute.name, n)
+            link = folder / numbered_name(absolute.name, n)
             try:
                 os.symlink(absolute, link)  # fails if the name is taken: never replaces
             except FileExistsError:
@@ -159,7 +156,8 @@ def link_frames(targets: Iterable[Path], folder: Path) -> LinkResult:
 def write_text_atomic(path: Path, text: str) -> Path:
     """Write a small text file through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda out: out.write(text.encode("utf-8")))
+    # File lists name frames by their bytes on disk, UTF-8 or not.
+    write_atomically(path, lambda out: out.write(text.encode("utf-8", errors="surrogateescape")))
     return path
 
 

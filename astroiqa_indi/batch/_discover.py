@@ -83,18 +83,12 @@ def discover(
     Discovery
         Files sorted by path within each argument, each real file once.
     """
-    found: list[Path] = []
+    candidates: list[Path] = []
     ignored: list[tuple[Path, str]] = []
-    seen: set[str] = set()
     excluded = [Path(p) for p in exclude]
 
     def add(path: Path) -> None:
-        key = os.path.realpath(path)
-        if key in seen:
-            ignored.append((path, "same file as one listed before"))
-            return
-        seen.add(key)
-        found.append(path)
+        candidates.append(path)
 
     def skip_folder(folder: Path) -> str | None:
         if any(_same(folder, other) for other in excluded):
@@ -138,4 +132,23 @@ def discover(
                 walk(path)
         else:
             add(path)
-    return Discovery(files=tuple(found), ignored=tuple(ignored))
+    return Discovery(files=_each_file_once(candidates, ignored), ignored=tuple(ignored))
+
+
+def _each_file_once(candidates: list[Path], ignored: list[tuple[Path, str]]) -> tuple[Path, ...]:
+    """One path per real file, in the order found: the file itself rather than a
+    symbolic link to it, so that moving a rejected frame moves the frame."""
+    chosen: dict[str, Path] = {}
+    for path in candidates:
+        key = os.path.realpath(path)
+        if key not in chosen or (chosen[key].is_symlink() and not path.is_symlink()):
+            chosen[key] = path
+    kept = set(chosen.values())
+    found: list[Path] = []
+    for path in candidates:
+        if path in kept:
+            found.append(path)
+            kept.discard(path)
+        else:
+            ignored.append((path, f"same file as {chosen[os.path.realpath(path)]}"))
+    return tuple(found)

@@ -158,12 +158,14 @@ def _line(cells: Sequence[str]) -> bytes:
     buffer = io.StringIO()
     flat = [" ".join(str(c).splitlines()) for c in cells]
     csv.writer(buffer, lineterminator="\n").writerow(flat)
-    return buffer.getvalue().encode("utf-8")
+    # surrogateescape: a file name that is not UTF-8 (a Latin-1 camera share) is
+    # written back as the bytes it has on disk, and --resume finds it again.
+    return buffer.getvalue().encode("utf-8", errors="surrogateescape")
 
 
 def _read_rows(data: bytes, path: Path) -> tuple[list[dict[str, str]], int]:
     """Complete rows of a report's bytes, and how many malformed rows were dropped."""
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8", errors="surrogateescape")
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
@@ -183,12 +185,20 @@ def _read_rows(data: bytes, path: Path) -> tuple[list[dict[str, str]], int]:
 
 
 def read_report(path: str | os.PathLike[str]) -> list[ReportRecord]:
-    """Every complete row of a batch report (a torn last line is ignored)."""
+    """Every complete row of a batch report (a torn last line is ignored), one per
+    frame: a frame that could not be read and was tried again by ``--resume`` has the
+    row of its last try."""
     file = Path(path)
     data = file.read_bytes()
     cut = data.rfind(b"\n") + 1
     rows, _ = _read_rows(data[:cut], file)
-    return [ReportRecord.from_csv(row) for row in rows]
+    return _last_row_per_frame(rows)
+
+
+def _last_row_per_frame(rows: list[dict[str, str]]) -> list[ReportRecord]:
+    records = [ReportRecord.from_csv(row) for row in rows]
+    last = {record.path: i for i, record in enumerate(records)}
+    return [record for i, record in enumerate(records) if last[record.path] == i]
 
 
 class ReportWriter:
@@ -266,4 +276,4 @@ def open_report(path: Path, *, resume: bool) -> tuple[ReportWriter, list[ReportR
         os.close(fd)
         raise
     fsync_dir(path.parent)
-    return ReportWriter(path, fd), [ReportRecord.from_csv(row) for row in rows]
+    return ReportWriter(path, fd), _last_row_per_frame(rows)

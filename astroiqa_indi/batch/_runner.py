@@ -405,7 +405,9 @@ def grade_paths(
     previous: list[ReportRecord] = []
     if options.report is not None:
         writer, previous = open_report(options.report, resume=options.resume)
-    done = {r.path for r in previous}
+    # A file that could not be read is tried again: a frame caught while the capture
+    # program was still writing it is whole by the next --resume.
+    done = {r.path for r in previous if r.error is None}
     todo = [p for p in discovery.files if os.path.abspath(p) not in done]
     setup = WorkerSetup(
         model_dir=None if options.model_dir is None else str(options.model_dir), profile=profile
@@ -514,7 +516,7 @@ def _derived_outputs(
         return plot_session(rows, path, title=title)
 
     def links(folder: Path) -> Path:
-        link_frames(frames, folder)
+        link_frames(frames, folder, known=[Path(r.path) for r in run.records])
         return folder
 
     def siril(folder: Path) -> Path | None:

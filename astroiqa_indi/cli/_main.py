@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import logging
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command in _GRADING_COMMANDS:
         tune_malloc()
+    for stream in (sys.stdout, sys.stderr):
+        # A frame name that is not UTF-8 (a Latin-1 camera share) must not end a night's
+        # run: printed as its bytes on disk, as ls and find do, or escaped where the
+        # terminal's encoding cannot hold what a reason says.
+        if isinstance(stream, io.TextIOWrapper):
+            utf8 = stream.encoding.lower().replace("-", "") == "utf8"
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
     try:
         return int(args.func(args) or 0)
     except AstroIQAError as exc:

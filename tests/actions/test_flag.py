@@ -15,7 +15,14 @@ from astropy.io import fits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from astroiqa_indi.actions import MANIFEST_NAME, FlagResult, _flag, flag_frame, undo_moves
+from astroiqa_indi.actions import (
+    MANIFEST_NAME,
+    FlagResult,
+    _flag,
+    flag_frame,
+    numbered_name,
+    undo_moves,
+)
 from astroiqa_indi.config import FramesSettings
 from astroiqa_indi.errors import FrameError
 from astroiqa_indi.grading import FrameMetrics, Verdict
@@ -353,6 +360,69 @@ def test_compound_suffix_is_kept_when_numbering(tmp_path: Path) -> None:
     assert (reject / "light.fits.fz").read_bytes() == b"already there"
 
 
+@pytest.mark.parametrize(
+    ("name", "numbered"),
+    [
+        ("light.fits.gz", "light_2.fits.gz"),
+        ("light.fits.z", "light_2.fits.z"),
+        ("light.FIT.FZ", "light_2.FIT.FZ"),
+        ("light.xisf", "light_2.xisf"),
+        (".fits.gz", ".fits_2.gz"),  # no stem: only the last suffix is one
+    ],
+)
+def test_numbered_names_keep_the_whole_frame_suffix(name: str, numbered: str) -> None:
+    assert numbered_name(name, 0) == name
+    assert numbered_name(name, 2) == numbered
+
+
+@pytest.mark.parametrize("cross_device", [False, True])
+def test_a_move_whose_unlink_fails_leaves_no_second_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cross_device: bool
+) -> None:
+    # A lights folder the user cannot write (a read-only share): the new name, a hard
+    # link or a verified copy, is taken back, and the frame stays where it was.
+    (tmp_path / "lights").mkdir()
+    source = _write(tmp_path / "lights" / "light.fits")
+    digest = _digest(source)
+    real_unlink = Path.unlink
+
+    def refused(path: Path, missing_ok: bool = False) -> None:
+        if path == source:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    if cross_device:
+        monkeypatch.setattr(
+            _flag.os, "link", lambda s, d: (_ for _ in ()).throw(OSError(errno.EXDEV, "xdev"))
+        )
+    with pytest.raises(FrameError, match="Permission denied"):
+        flag_frame(source, _verdict(), _move(tmp_path / "rej"), rejected=True, model_version="v")
+    assert _digest(source) == digest and os.stat(source).st_nlink == 1
+    assert _listing(tmp_path / "rej") == set()
+
+
+def test_a_rejected_link_moves_as_a_link_to_the_same_frame(tmp_path: Path) -> None:
+    # A lights folder of links into an archive: the link leaves the folder, the frame
+    # stays in the archive, and the moved link still reaches it.
+    (tmp_path / "archive").mkdir()
+    frame = _write(tmp_path / "archive" / "frame_0001.fits")
+    digest = _digest(frame)
+    lights = tmp_path / "lights"
+    lights.mkdir()
+    link = lights / "light_0001.fits"
+    link.symlink_to(os.path.relpath(frame, lights))
+    result = flag_frame(link, _verdict(), _move("rejected"), rejected=True, model_version="v")
+    moved = lights / "rejected" / "light_0001.fits"
+    assert result.written == moved
+    assert not os.path.lexists(link)
+    assert moved.is_symlink() and moved.resolve() == frame.resolve()
+    assert _digest(frame) == digest
+    undone = undo_moves(lights / "rejected" / MANIFEST_NAME)
+    assert undone.restored == ((moved, link),)
+    assert link.resolve() == frame.resolve() and not os.path.lexists(moved)
+
+
 def test_relative_reject_dir_is_next_to_the_frame(tmp_path: Path) -> None:
     source = _write(tmp_path / "light.fits")
     result = flag_frame(source, _verdict(), _move("rejected"), rejected=True, model_version="v")
@@ -490,3 +560,19 @@ def test_in_place_edits_the_target_of_a_symlink(tmp_path: Path) -> None:
     assert link.is_symlink() and result.written == target
     with fits.open(target) as hdul:
         assert hdul[0].header["IQACLASS"] == "bad_tracking"
+
+
+def test_in_place_keywords_leave_a_read_only_frame_as_it_is(tmp_path: Path) -> None:
+    # The folder is writable, so a temporary file and a rename would replace it: a
+    # frame made read-only (chmod 444) is one its owner wants untouched, even by root.
+    source = _write(tmp_path / "light.fits")
+    source.chmod(0o444)
+    digest = _digest(source)
+    with pytest.raises(FrameError, match="read-only"):
+        flag_frame(source, _verdict(), IN_PLACE, rejected=False, model_version="v")
+    assert _digest(source) == digest and source.stat().st_mode & 0o777 == 0o444
+    # A copy beside it is still allowed.
+    copied = flag_frame(
+        source, _verdict(), FramesSettings(flag="header"), rejected=False, model_version="v"
+    )
+    assert copied.written is not None and copied.written != source

@@ -84,6 +84,23 @@ def test_links_mirror_the_accepted_frames(tmp_path: Path) -> None:
     assert a.exists() and c.exists(), "removing a link never touches the frame"
 
 
+def test_links_to_frames_the_report_does_not_list_are_left_alone(tmp_path: Path) -> None:
+    # One stacking folder for two nights graded with two reports, plus the user's own
+    # link to a master dark: each run removes only the links to its own rejected frames.
+    n1, rejected = _frames(tmp_path / "n1", "light.fits", "cloudy.fits")
+    (n2,) = _frames(tmp_path / "n2", "light.fits")
+    (dark,) = _frames(tmp_path / "calib", "master_dark.fits")
+    folder = tmp_path / "stack"
+    folder.mkdir()
+    (folder / "master_dark.fits").symlink_to(dark)
+    link_frames([n1, rejected], folder, known=[n1, rejected])
+    second = link_frames([n2], folder, known=[n2])
+    assert second.removed == ()
+    again = link_frames([n1], folder, known=[n1, rejected])  # night 1 regraded
+    assert [p.name for p in again.removed] == ["cloudy.fits"]
+    assert {os.path.realpath(p) for p in folder.iterdir()} == {str(n1), str(n2), str(dark)}
+
+
 @pytest.mark.parametrize("debayer", [False, True])
 def test_siril_script_commands(debayer: bool) -> None:
     text = siril_script_text(n_frames=12, keep=["good"], debayer=debayer)

@@ -85,7 +85,19 @@ def test_same_file_twice_is_graded_once(tree: Tree, tmp_path: Path) -> None:
     found = discover([tree.lights[0], alias, tree.root / "night1"])
     assert found.files.count(tree.lights[0]) == 1
     assert alias not in found.files
-    assert (alias, "same file as one listed before") in found.ignored
+    assert (alias, f"same file as {tree.lights[0]}") in found.ignored
+
+
+def test_a_link_and_its_frame_in_one_folder_keep_the_frame(tmp_path: Path) -> None:
+    # The link sorts first, but moving a rejected frame must move the frame itself.
+    night = tmp_path / "night"
+    night.mkdir()
+    frame = night / "frame_0001.fits"
+    frame.write_bytes(b"")
+    os.symlink(frame.name, night / "a_last_capture.fits")
+    found = discover([night])
+    assert found.files == (frame,)
+    assert found.ignored == ((night / "a_last_capture.fits", f"same file as {frame}"),)
 
 
 def test_explicit_files_are_taken_as_given(tmp_path: Path) -> None:

@@ -97,12 +97,22 @@ def test_resume_grades_only_what_is_missing(tree: Tree, tiny_model: Path, tmp_pa
     assert second.already_done == len(night1)
     assert second.graded == len(tree.lights) - len(night1)
     assert [p for p, _ in second.errors] == [tree.corrupt]
+    # A file that could not be read is tried again (a frame still being written the
+    # first time); the report keeps one row per frame, its last.
     third = grade_paths([tree.root], options=options)
-    assert (third.graded, len(third.errors)) == (0, 0), "errors are in the report too"
-    assert third.already_done == len(tree.lights) + 1
+    assert (third.graded, [p for p, _ in third.errors]) == (0, [tree.corrupt])
+    assert third.already_done == len(tree.lights)
     paths = [r.path for r in read_report(report)]
     assert sorted(paths) == sorted(_abs([*tree.lights, tree.corrupt]))
     assert len(third.records) == len(paths)
+    tree.corrupt.write_bytes(tree.lights[0].read_bytes())  # the capture finished
+    fourth = grade_paths([tree.root], options=options)
+    assert (fourth.graded, fourth.errors) == (1, ())
+    records = {r.path: r for r in read_report(report)}
+    assert len(records) == len(paths)
+    whole = records[os.path.abspath(tree.corrupt)]
+    assert whole.error is None and whole.label is not None
+    assert len(report.read_text().splitlines()) == 1 + len(paths) + 2  # header, rows, retries
 
 
 def test_ctrl_c_keeps_what_was_written(tree: Tree, tiny_model: Path, tmp_path: Path) -> None:
@@ -262,3 +272,29 @@ def test_unwritable_output_is_reported_not_fatal(
     (failure,) = result.action_errors
     assert failure[0] == blocker / "links" and failure[1].startswith("links:")
     assert "links" not in result.outputs
+
+
+def test_a_frame_name_that_is_not_utf8_is_graded_reported_and_resumed(
+    tree: Tree, tiny_model: Path, tmp_path: Path
+) -> None:
+    # A Latin-1 name from an old camera share: printing it, its report row and the
+    # list of accepted frames must not end the run after the frame was handled.
+    night = tmp_path / "night"
+    night.mkdir()
+    name = os.fsdecode(b"Nacht_M\xe9_001.fits")
+    (night / name).write_bytes(tree.lights[0].read_bytes())
+    (night / "plain_002.fits").write_bytes(tree.lights[1].read_bytes())
+    report, listing = tmp_path / "night.csv", tmp_path / "accepted.txt"
+    command = [sys.executable, "-m", "astroiqa_indi", "grade", str(night), "--jobs", "1"]
+    command += ["--model", str(tiny_model), "--report", str(report)]
+    command += ["--keep", ",".join(LABELS), "--accepted-list", str(listing)]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    first = subprocess.run(command, capture_output=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr.decode(errors="replace")[-2000:]
+    assert os.fsencode(night / name) + b": " in first.stdout  # its bytes, as ls shows them
+    assert sorted(r.frame for r in read_report(report)) == sorted([name, "plain_002.fits"])
+    assert os.fsencode(night / name) in listing.read_bytes().splitlines()
+    again = subprocess.run([*command, "--resume"], capture_output=True, env=env, timeout=300)
+    assert (
+        again.returncode == 0 and b"already in the report, not graded again: 2" in again.stdout
+    ), again.stdout
