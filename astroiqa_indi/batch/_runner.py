@@ -344,16 +344,18 @@ def _drive(
                 outcomes.submitted(key)
             outcomes.finished(backend.next_outcome())
     except KeyboardInterrupt:
-        left = len(pending) + backend.cancel_pending()
+        backend.cancel_pending()
         pending.clear()
         try:
             # Files already being read: wait for them and keep their results.
             while backend.in_flight:
                 outcomes.finished(backend.next_outcome())
         except KeyboardInterrupt:
-            left += backend.in_flight  # a second Ctrl-C: stop waiting
+            pass  # a second Ctrl-C: stop waiting
         outcomes.flush()
-        return True, left
+        # Counted from what was recorded: a frame graded in this process when Ctrl-C
+        # came is neither pending nor in flight any more, and is left too.
+        return True, len(todo) - run.done
     return False, 0
 
 
@@ -407,8 +409,9 @@ def grade_paths(
         writer, previous = open_report(options.report, resume=options.resume)
     # A file that could not be read is tried again: a frame caught while the capture
     # program was still writing it is whole by the next --resume.
-    done = {r.path for r in previous if r.error is None}
-    todo = [p for p in discovery.files if os.path.abspath(p) not in done]
+    # Real paths: the same folder reached through a symbolic link is the same frames.
+    done = {os.path.realpath(r.path) for r in previous if r.error is None}
+    todo = [p for p in discovery.files if os.path.realpath(p) not in done]
     setup = WorkerSetup(
         model_dir=None if options.model_dir is None else str(options.model_dir), profile=profile
     )

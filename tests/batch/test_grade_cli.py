@@ -137,6 +137,49 @@ def test_ctrl_c_keeps_what_was_written(tree: Tree, tiny_model: Path, tmp_path: P
     assert sorted(paths) == sorted(_abs([*tree.lights, tree.corrupt]))
 
 
+def test_ctrl_c_while_a_frame_is_graded_counts_it_as_left(
+    tree: Tree, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from astroiqa_indi.batch import _local
+
+    calls: list[str] = []
+    real = _local.grade_file
+
+    def interrupted_on_the_third(path: str, *args: object) -> object:
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C inside the grading of this process
+        return real(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_local, "grade_file", interrupted_on_the_third)
+    report = tmp_path / "night.csv"
+    options = BatchOptions(recursive=True, model_dir=tiny_model, report=report, jobs=1)
+    result = grade_paths([tree.root], options=options)
+    assert result.interrupted
+    assert result.graded + len(result.errors) + len(result.skipped) == 2  # the first two
+    total = len(tree.lights) + 2  # + the dark and the corrupt frame
+    assert result.not_graded == total - 2  # the third is left too
+    monkeypatch.setattr(_local, "grade_file", real)
+    again: list[FrameResult] = []
+    grade_paths([tree.root], options=replace(options, resume=True), on_frame=again.append)
+    assert calls[2] in {str(r.path) for r in again}
+
+
+def test_resume_through_a_linked_folder_knows_the_frames(
+    tree: Tree, tiny_model: Path, tmp_path: Path
+) -> None:
+    # Graded as /data/night (a link to /mnt/disk/night), resumed from inside it,
+    # where the shell's working directory is the real path.
+    alias = tmp_path / "alias"
+    alias.symlink_to(tree.root / "night1", target_is_directory=True)
+    report = tmp_path / "night.csv"
+    options = BatchOptions(model_dir=tiny_model, report=report, jobs=1)
+    first = grade_paths([alias], options=options)
+    assert first.graded > 0
+    again = grade_paths([tree.root / "night1"], options=replace(options, resume=True))
+    assert (again.graded, again.already_done) == (0, first.graded)
+
+
 def _labels(report: Path) -> dict[str, str]:
     return {r.path: r.label for r in read_report(report) if r.label is not None}
 
