@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 _REFERENCE_FILE = "transparency.json"
 # A restart within the hour continues the night; an older file is another sky.
 _RESTORE_WITHIN_S = 3600.0
+# A stop waits this long for the frames being graded (a 60 MP frame on a Pi: seconds).
+_FINISH_WITHIN_S = 60.0
 
 
 class AgentState(enum.Enum):
@@ -103,6 +105,7 @@ class SessionSummary:
     save_errors: int = 0
     reference_errors: int = 0
     action_errors: int = 0
+    journal_errors: int = 0
     report_csv: Path | None = None
     report_png: Path | None = None
     journal: Path | None = None
@@ -119,6 +122,7 @@ class SessionSummary:
             "save_errors": self.save_errors,
             "reference_errors": self.reference_errors,
             "action_errors": self.action_errors,
+            "journal_errors": self.journal_errors,
             "report_csv": str(self.report_csv) if self.report_csv else None,
             "report_png": str(self.report_png) if self.report_png else None,
             "journal": str(self.journal) if self.journal else None,
@@ -201,7 +205,8 @@ class Agent:
         self._stop = asyncio.Event()
         self._sequence_resumed = asyncio.Event()
         self._sequence_resumed.set()
-        self._next_blob: asyncio.Future[None] | None = None
+        # The sequence's exposure under way: True when its BLOB came, False when aborted.
+        self._next_blob: asyncio.Future[bool] | None = None
         self._counter = itertools.count(1)
         self._rows: list[ReportRow] = []
         self._last_frame: _GradedFrame | None = None
@@ -211,6 +216,8 @@ class Agent:
         self._journal: Journal | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._probe_pending = False
+        self._in_hand = 0  # frames being graded and handled right now
+        self._held = False  # paused by a command: only a command resumes
         self._last_rms: GuideRms | None = None
         self._save_failing = False
 
@@ -319,19 +326,54 @@ class Agent:
             if self._guider is not None:
                 tasks.append(tg.create_task(self._guider_events(), name="agent-phd2-events"))
             await self._stop.wait()
-            for task in tasks:
+            await self._wind_down(tasks)
+
+    async def _wind_down(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Stop taking frames, finish the ones in hand, keep the ones not graded."""
+        grading = {t for t in tasks if t.get_name().startswith("agent-grade")}
+        for task in tasks:
+            if task not in grading:
                 task.cancel()
+        if self._next_blob is not None and not self._next_blob.done():
+            await self._abort_exposure()
+        deadline = time.monotonic() + _FINISH_WITHIN_S
+        while self._in_hand and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for task in grading:
+            task.cancel()
+        while not self._queue.empty():
+            arrival = self._queue.get_nowait()
+            index = next(self._counter)
+            path = self._frame_path(arrival.blob, index)
+            if await self._save(arrival.blob, path):
+                self._event(
+                    "not_graded", f"stopped before grading {path.name}: saved", frame=path.name
+                )
+
+    async def _abort_exposure(self) -> None:
+        """The sequence's exposure under way when the session stops: the camera is ours."""
+        try:
+            await self._indi.set_switch(  # type: ignore[union-attr]
+                self.profile.indi.ccd_device, "CCD_ABORT_EXPOSURE", {"ABORT": True}, timeout=5.0
+            )
+            self._event("exposure_aborted", "aborted the exposure under way: session stopping")
+        except (IndiError, TimeoutError) as exc:
+            self._event("action_error", f"could not abort the exposure under way: {exc}")
 
     def _finish(self) -> None:
         self._state = AgentState.STOPPING
         summary = self.summary
         if self._rows:
-            summary.report_csv = write_csv(self._rows, self.out_dir / "report.csv")
+            try:
+                summary.report_csv = write_csv(self._rows, self.out_dir / "report.csv")
+            except OSError as exc:  # a full disk: the journal still has every frame
+                log.error("session report failed: %s", exc)
             try:
                 summary.report_png = plot_session(self._rows, self.out_dir / "report.png")
             except (OSError, ValueError) as exc:
                 log.error("session plot failed: %s", exc)
         if self._journal is not None:
+            summary.journal_errors = self._journal.write_errors
             self._journal.summary(**summary.to_dict())
         self._view.event(
             f"session over: {summary.frames} frames "
@@ -375,28 +417,35 @@ class Agent:
                 )
             self._queue.put_nowait(arrival)
             if self._next_blob is not None and not self._next_blob.done():
-                self._next_blob.set_result(None)
+                self._next_blob.set_result(True)
 
     async def _grade_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
+        while not self._stop.is_set():
             arrival = await self._queue.get()
-            index = next(self._counter)
-            path = self._frame_path(arrival.blob, index)
+            self._in_hand += 1
             try:
-                frame = await loop.run_in_executor(self._executor, self._decode, arrival.blob, path)
-            except FrameError as exc:
-                self.summary.frame_errors += 1
-                self._event("frame_error", f"frame {index} unreadable: {exc}", index=index)
-                await self._save(arrival.blob, path)  # still data: kept for a look by day
-                continue
-            verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
-            graded = _GradedFrame(path, camera_setup(frame), self._transparency)
-            verdict = self._against_session(verdict, graded.setup)
-            del frame  # 100 MB of float32: not held while the next BLOB lands
-            await self._handle(index, graded, verdict, arrival)
-            if self.max_frames is not None and self.summary.frames >= self.max_frames:
-                self._stop.set()
+                await self._grade_one(arrival)
+            finally:
+                self._in_hand -= 1
+
+    async def _grade_one(self, arrival: _Arrival) -> None:
+        loop = asyncio.get_running_loop()
+        index = next(self._counter)
+        path = self._frame_path(arrival.blob, index)
+        try:
+            frame = await loop.run_in_executor(self._executor, self._decode, arrival.blob, path)
+        except FrameError as exc:
+            self.summary.frame_errors += 1
+            self._event("frame_error", f"frame {index} unreadable: {exc}", index=index)
+            await self._save(arrival.blob, path)  # still data: kept for a look by day
+            return
+        verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
+        graded = _GradedFrame(path, camera_setup(frame), self._transparency)
+        verdict = self._against_session(verdict, graded.setup)
+        del frame  # 100 MB of float32: not held while the next BLOB lands
+        await self._handle(index, graded, verdict, arrival)
+        if self.max_frames is not None and self.summary.frames >= self.max_frames:
+            self._stop.set()
 
     def _against_session(self, verdict: Verdict, setup: CameraSetup) -> Verdict:
         """The profile's ``min_transparency`` rule, against this session's good frames."""
@@ -581,10 +630,17 @@ class Agent:
         if decision.pause:
             self.summary.pauses += 1
             self._set_state(AgentState.PAUSED)
-            self._event("pause", f"pausing: {decision.reason}", actions=list(decision.actions))
-            for action in decision.actions:
+            actions = list(decision.actions)
+            if self.profile.indi.abort_on_bad and "abort_exposure" not in actions:
+                actions.append("abort_exposure")
+            self._event("pause", f"pausing: {decision.reason}", actions=actions)
+            for action in actions:
                 if await self._do(action, pause=True):
                     done.append(action)
+        elif decision.resume and self._held:
+            # Paused by a command: the sky looks fine again, but a person asked.
+            self._policy = dataclasses.replace(self._policy, paused=True, good_streak=0)
+            self._event("resume_held", f"not resuming ({decision.reason}): paused by command")
         elif decision.resume:
             self.summary.resumes += 1
             self._set_state(AgentState.WATCHING)
@@ -610,6 +666,9 @@ class Agent:
                 await self._indi.set_switch(
                     self.profile.indi.ccd_device, "CCD_ABORT_EXPOSURE", {"ABORT": True}
                 )
+                if self._next_blob is not None and not self._next_blob.done():
+                    # No BLOB will come for it: the sequence goes on (with a probe).
+                    self._next_blob.set_result(False)
                 return True
         except (GuiderError, IndiError) as exc:
             self.summary.action_errors += 1
@@ -639,11 +698,18 @@ class Agent:
         self._event("command", f"command received: {command}")
         if command == "pause":
             self.summary.pauses += 1
+            self._held = True
+            # The policy counts itself paused too, so that it neither pauses again
+            # nor resumes on its own.
+            self._policy = dataclasses.replace(self._policy, paused=True, good_streak=0)
             self._set_state(AgentState.PAUSED)
             for action in self.profile.policy.actions:
                 await self._do(action, pause=True)
         elif command == "resume":
             self.summary.resumes += 1
+            self._held = False
+            # A fresh window: the bad frames before the resume do not pause at once.
+            self._policy = dataclasses.replace(self._policy, paused=False, recent=(), good_streak=0)
             self._set_state(AgentState.WATCHING)
             for action in self.profile.policy.actions:
                 await self._do(action, pause=False)
@@ -696,16 +762,22 @@ class Agent:
                 await self._indi.set_number(
                     device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": cfg.exposure_s}, timeout=30.0
                 )
-                await asyncio.wait_for(self._next_blob, timeout=cfg.exposure_s + 120.0)
+                arrived = await asyncio.wait_for(self._next_blob, timeout=cfg.exposure_s + 120.0)
             except (TimeoutError, IndiError) as exc:
                 self._event("exposure_error", f"exposure failed: {exc}")
                 await asyncio.sleep(min(5.0, cfg.exposure_s))
                 continue
+            if not arrived:
+                continue  # aborted by the policy: taken again, as a probe while paused
             if not self._probe_pending:
                 taken += 1
             if cfg.interval_s:
                 await asyncio.sleep(cfg.interval_s)
+        # The session is the sequence: it ends once its last frames are graded.
+        while self._in_hand or not self._queue.empty():
+            await asyncio.sleep(0.1)
         self._event("sequence_done", f"sequence done: {taken} frames")
+        self._stop.set()
 
     async def _guider_events(self) -> None:
         assert self._guider is not None

@@ -78,6 +78,21 @@ class Profile:
                 f"got {self.name!r}",
                 key="name",
             )
+        if self.indi.mode == "passive":
+            # Passive mode grades another program's frames and never touches its
+            # exposures: aborting one would cut a capture that program is counting on.
+            if "abort_exposure" in self.policy.actions:
+                raise ProfileError(
+                    "abort_exposure needs indi.mode: sequence (in passive mode another "
+                    "program owns the exposures)",
+                    key="policy.actions",
+                )
+            if self.indi.abort_on_bad:
+                raise ProfileError(
+                    "needs indi.mode: sequence (in passive mode another program owns the "
+                    "exposures)",
+                    key="indi.abort_on_bad",
+                )
 
     @classmethod
     def from_mapping(

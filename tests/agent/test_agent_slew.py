@@ -40,13 +40,13 @@ async def test_a_slew_starts_a_new_reference_and_raises_no_false_cloud(tmp_path:
         Observatory(config) as observatory,
         ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
     ):
-        profile = sequence_profile(server.port)
+        # 10 s subs, 0.2 s at this time scale: the sequence cannot run far ahead of the
+        # grading (its queue would drop frames) on a busy machine.
+        profile = sequence_profile(server.port, exposure_s=10.0)
         async with IndiClient(port=server.port, fail_fast=True) as indi:
             # Clear all along: the scenario's clock stands still in its first minute.
             await indi.set_switch(config.ccd_name, "SIM_SCENARIO", {"PAUSE": True}, wait=True)
-        agent = Agent(
-            profile, grader=Grader.load(), out_dir=out, max_frames=14, view=LiveView(enabled=False)
-        )
+        agent = Agent(profile, grader=Grader.load(), out_dir=out, view=LiveView(enabled=False))
         session = asyncio.create_task(agent.run())
         async with asyncio.timeout(120):
             while agent.summary.frames < _BEFORE and not session.done():
@@ -59,7 +59,15 @@ async def test_a_slew_starts_a_new_reference_and_raises_no_false_cloud(tmp_path:
             north = 1.0 if here.dec_deg < 80 else -1.0
             target = {"RA": here.ra_hours, "DEC": here.dec_deg + north}
             await indi.set_number(mount, "EQUATORIAL_EOD_COORD", target, wait=True)
-        await asyncio.wait_for(session, 120)
+        # Eight frames exposed after the slew, however far the exposures ran ahead of
+        # the grading while it lasted.
+        exposed = len((tmp_path / "truth.jsonl").read_text().splitlines())
+        async with asyncio.timeout(120):
+            while agent.summary.frames < exposed + 8 and not session.done():
+                await asyncio.sleep(0.02)
+        agent.stop()
+        await asyncio.wait_for(session, 60)
+        assert agent.summary.dropped == 0
 
     journal = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
     frames = [r["verdict"] for r in journal if r["kind"] == "frame"]

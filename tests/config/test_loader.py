@@ -92,6 +92,19 @@ def test_bad_list_item_names_its_own_line(tmp_path: Path) -> None:
     assert (exc.line, exc.key) == (11, "policy.actions[1]")
 
 
+def test_aborting_exposures_needs_sequence_mode(tmp_path: Path) -> None:
+    # Passive mode grades another program's frames: aborting them is not ours to do.
+    exc = _load_error(tmp_path, _rig(action="abort_exposure"))
+    assert (exc.line, exc.key) == (9, "policy.actions")
+    assert "needs indi.mode: sequence" in exc.detail
+    exc = _load_error(
+        tmp_path, _rig().replace("  mode: passive\n", "  mode: passive\n  abort_on_bad: true\n")
+    )
+    assert (exc.line, exc.key) == (8, "indi.abort_on_bad")
+    profile = load_profile(_write(tmp_path, _rig(mode="sequence", action="abort_exposure")))
+    assert profile.policy.actions == ("alert", "abort_exposure")
+
+
 def test_missing_key_points_at_its_section(tmp_path: Path) -> None:
     exc = _load_error(tmp_path, _rig() + "mqtt:\n  port: 1883\n")
     assert (exc.line, exc.key) == (12, "mqtt.host")

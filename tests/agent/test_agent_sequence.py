@@ -1,0 +1,155 @@
+"""The agent driving the camera itself (sequence mode): how a session ends, an abort
+asked for by the profile, and a pause held by a command.
+
+Real parts: our simulated observatory over TCP and the shipped model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from astroiqa_indi.agent import Agent, AgentState, LiveView
+from astroiqa_indi.config import Profile
+from astroiqa_indi.grading import Grader
+from astroiqa_indi.indi import IndiClient
+from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
+from simulators.sky import SCENARIO_DIR
+from tests.agent._support import sequence_profile
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _config(*, time_scale: float = 50.0, scenario: str | None = None) -> ObservatoryConfig:
+    return ObservatoryConfig(
+        rig="seestar_s50",
+        size=(480, 360),
+        scenario=SCENARIO_DIR / scenario if scenario else None,
+        time_scale=time_scale,
+        seed=3,
+        auto_connect=True,
+    )
+
+
+def _with(profile: Profile, **policy: Any) -> Profile:
+    return dataclasses.replace(profile, policy=dataclasses.replace(profile.policy, **policy))
+
+
+async def _until(condition: Any, timeout: float = 60.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def grader() -> Grader:
+    return Grader.load()
+
+
+async def test_a_counted_sequence_ends_the_session_once_its_frames_are_graded(
+    tmp_path: Path, grader: Grader
+) -> None:
+    async with (
+        Observatory(_config()) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    ):
+        base = sequence_profile(server.port)
+        profile = _with(
+            dataclasses.replace(base, sequence=dataclasses.replace(base.sequence, count=3)),
+            actions=(),
+        )
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        summary = await asyncio.wait_for(agent.run(), 120)  # no max_frames, no stop()
+        assert not observatory.ccd.exposing
+    assert summary.frames == 3 and summary.report_csv is not None
+    lines = _lines(tmp_path / "journal.jsonl")
+    kinds = [r.get("event", r["kind"]) for r in lines]
+    assert kinds.index("sequence_done") > max(i for i, k in enumerate(kinds) if k == "frame")
+
+
+async def test_a_stop_aborts_the_exposure_under_way_and_keeps_every_frame(
+    tmp_path: Path, grader: Grader
+) -> None:
+    # 20 s exposures in real time: the stop lands while the second one runs.
+    async with (
+        Observatory(_config(time_scale=1.0)) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    ):
+        profile = _with(sequence_profile(server.port, exposure_s=20.0), actions=())
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        running = asyncio.create_task(agent.run())
+        await _until(lambda: agent.summary.frames >= 1 and observatory.ccd.exposing, 90)
+        agent.stop()
+        summary = await asyncio.wait_for(running, 60)
+        assert not observatory.ccd.exposing  # not left exposing for 20 s
+    events = [r.get("event") for r in _lines(tmp_path / "journal.jsonl")]
+    assert "exposure_aborted" in events
+    saved = sorted((tmp_path / "frames").glob("*.fits"))
+    assert len(saved) == summary.frames + events.count("not_graded")
+
+
+async def test_abort_on_bad_aborts_when_the_policy_pauses(tmp_path: Path, grader: Grader) -> None:
+    async with (
+        Observatory(_config(time_scale=5.0, scenario="night-with-faults.yaml")) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    ):
+        async with IndiClient(port=server.port, fail_fast=True) as indi:
+            # The night's very_bad_tracking segment (120-150 s), then clouds.
+            await indi.set_number(observatory.ccd.name, "SIM_TIME", {"ELAPSED_S": 125}, wait=True)
+        # The scenario's own 5 s subs: its trails are drawn for them.
+        base = _with(
+            sequence_profile(server.port, exposure_s=5.0), actions=("alert", "pause_sequence")
+        )
+        profile = dataclasses.replace(base, indi=dataclasses.replace(base.indi, abort_on_bad=True))
+        agent = Agent(
+            profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False), max_frames=10
+        )
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(agent.run(), 180)
+        took = asyncio.get_running_loop().time() - started
+    # Ten 1 s exposures and their grading: the aborted one did not stall the sequence
+    # (it used to wait two minutes for a frame that never came).
+    assert took < 60, took
+    lines = _lines(tmp_path / "journal.jsonl")
+    pauses = [r for r in lines if r.get("event") == "pause"]
+    assert pauses, [r["verdict"]["label"] for r in lines if r["kind"] == "frame"]
+    assert "abort_exposure" in pauses[0]["actions"]
+    acted = [a for r in lines if r["kind"] == "frame" for a in r["actions"]]
+    assert "abort_exposure" in acted  # sent, and the camera took it
+
+
+async def test_a_pause_by_command_holds_until_a_resume_by_command(
+    tmp_path: Path, grader: Grader
+) -> None:
+    async with (
+        Observatory(_config()) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    ):
+        profile = _with(
+            sequence_profile(server.port), actions=("alert", "pause_sequence"), resume_after_good=2
+        )
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        running = asyncio.create_task(agent.run())
+        await _until(lambda: agent.summary.frames >= 1)
+        await agent._on_command("pause")  # what the MQTT command topic calls
+        held = agent.summary.frames
+        await _until(lambda: agent.summary.frames >= held + 6)
+        assert agent.state is AgentState.PAUSED  # good frames did not resume it
+        await agent._on_command("resume")
+        assert agent.state is AgentState.WATCHING
+        agent.stop()
+        await asyncio.wait_for(running, 60)
+    lines = _lines(tmp_path / "journal.jsonl")
+    events = [r.get("event") for r in lines]
+    labels = [r["verdict"]["label"] for r in lines if r["kind"] == "frame"]
+    assert labels.count("good") >= 4, labels
+    assert "resume_held" in events and "resume" not in events
