@@ -254,6 +254,7 @@ class Agent:
                         indi_cfg,
                         connect_timeout=indi_cfg.connect_timeout_s,
                         blob_queue_size=self.profile.agent.queue_size,
+                        ping_interval=indi_cfg.ping_interval_s,
                     )
                 )
                 if self.profile.mqtt is not None and self._notifier_factory is not None:
@@ -758,14 +759,22 @@ class Agent:
         while cfg.count == 0 or taken < cfg.count:
             self._probe_pending = not self._sequence_resumed.is_set()
             self._next_blob = loop.create_future()
+            reconnects = self._indi.stats.reconnects
             try:
                 await self._indi.set_number(
                     device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": cfg.exposure_s}, timeout=30.0
                 )
-                arrived = await asyncio.wait_for(self._next_blob, timeout=cfg.exposure_s + 120.0)
+                arrived = await self._exposed(cfg.exposure_s + 120.0, reconnects)
             except (TimeoutError, IndiError) as exc:
-                self._event("exposure_error", f"exposure failed: {exc}")
+                self._event("exposure_error", f"exposure failed: {exc!r}")
                 await asyncio.sleep(min(5.0, cfg.exposure_s))
+                await self._reconnect_camera()
+                continue
+            if arrived is None:
+                # The server went away during the exposure (indiserver restarted, the
+                # observatory computer rebooted): a restarted driver starts switched off.
+                self._event("exposure_lost", "the INDI server reconnected during the exposure")
+                await self._reconnect_camera()
                 continue
             if not arrived:
                 continue  # aborted by the policy: taken again, as a probe while paused
@@ -778,6 +787,24 @@ class Agent:
             await asyncio.sleep(0.1)
         self._event("sequence_done", f"sequence done: {taken} frames")
         self._stop.set()
+
+    async def _exposed(self, timeout: float, reconnects: int) -> bool | None:
+        """The exposure's outcome: True, its frame came; False, the policy aborted it;
+        None, the client reconnected meanwhile, so the frame will not come."""
+        assert self._indi is not None and self._next_blob is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                done, _ = await asyncio.wait({self._next_blob}, timeout=1.0)
+                if done:
+                    return self._next_blob.result()
+                if self._indi.stats.reconnects != reconnects:
+                    return None
+
+    async def _reconnect_camera(self) -> None:
+        try:
+            await self._connect_camera()
+        except (IndiError, TimeoutError) as exc:
+            self._event("exposure_error", f"camera not reachable yet: {exc!r}")
 
     async def _guider_events(self) -> None:
         assert self._guider is not None

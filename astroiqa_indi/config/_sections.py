@@ -57,7 +57,13 @@ class IndiSettings:
     connect_timeout_s
         Seconds to wait for the connection and the camera's properties; > 0.
     abort_on_bad
-        Abort the running exposure when the policy pauses.
+        Abort the running exposure when the policy pauses (sequence mode only).
+    ping_interval_s
+        Seconds between ``pingRequest`` keep-alives, or ``None``. Only INDI 2.x servers
+        answer them (Debian 12's 1.9.9 does not, and would look dead): a server that
+        stops answering is then reconnected to within two intervals, even when the
+        link still carries TCP. Native backend only. Without it, TCP keep-alive still
+        notices a server that vanished, within about 90 s.
     """
 
     _SECTION: ClassVar[str] = "indi"
@@ -72,11 +78,19 @@ class IndiSettings:
     backend: IndiBackend = "native"
     connect_timeout_s: float = 10.0
     abort_on_bad: bool = False
+    ping_interval_s: float | None = None
 
     def __post_init__(self) -> None:
         validate_fields(self)
         check_range(self, "port", ge=1, le=65535)
         check_range(self, "connect_timeout_s", gt=0)
+        check_range(self, "ping_interval_s", gt=0)
+        if self.ping_interval_s is not None and self.backend != "native":
+            raise ProfileError(
+                "pings are sent by the native backend only; set indi.backend: native "
+                "or leave ping_interval_s out",
+                key="indi.ping_interval_s",
+            )
         if self.local_socket is not None:
             if not self.local_socket.strip():
                 raise ProfileError(

@@ -87,6 +87,7 @@ def open_client(
     connect_timeout: float = 5.0,
     fail_fast: bool = False,
     reconnect: ReconnectPolicy | None = None,
+    ping_interval: float | None = None,
 ) -> ClientCore:
     """A client (not yet entered) for ``settings.backend``: ``"native"`` or ``"pyindi"``.
 
@@ -115,7 +116,10 @@ def open_client(
             connect_timeout=connect_timeout,
             fail_fast=fail_fast,
             reconnect=reconnect,
+            ping_interval=ping_interval,
         )
+    if ping_interval is not None:
+        raise ValueError("ping_interval needs indi.backend 'native'")
     try:
         from astroiqa_indi.indi.pyindi_backend import PyIndiClient
     except ImportError as exc:

@@ -23,11 +23,12 @@ import datetime as dt
 import itertools
 import logging
 import random
+import socket
 import time
 from collections import deque
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Final
 
 from astroiqa_indi.errors import IndiConnectionError, IndiProtocolError, IndiTimeoutError
 from astroiqa_indi.indi._blob import (
@@ -252,7 +253,8 @@ class IndiClient(ClientCore):
             await open_local_connection(connection, self.local_socket)
         else:
             loop = asyncio.get_running_loop()
-            await loop.create_connection(lambda: connection, self.host, self.port)
+            transport, _ = await loop.create_connection(lambda: connection, self.host, self.port)
+            _keep_alive(transport.get_extra_info("socket"))
         return connection
 
     async def _watch(self, lost: asyncio.Future[None]) -> None:
@@ -416,3 +418,20 @@ class IndiClient(ClientCore):
     def _on_protocol_error_blob(self, event: SetBlobVector, exc: IndiProtocolError) -> None:
         self._count("protocol_errors")
         log.warning("INDI BLOB %s.%s not decodable: %s", event.device, event.name, exc)
+
+
+# TCP keep-alive: ~60 s idle, then 3 probes 10 s apart.
+_KEEPALIVE: Final = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+
+
+def _keep_alive(sock: socket.socket | None) -> None:
+    """Have the kernel probe an idle connection, so that a server that vanished (the
+    observatory computer lost power, its Wi-Fi dropped) is noticed within about 90 s
+    and the client reconnects. Any server version: no protocol support is needed,
+    unlike ``pingRequest`` (INDI 2.x; ``ping_interval``)."""
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in _KEEPALIVE:
+        if hasattr(socket, name):  # Linux; macOS has TCP_KEEPALIVE for the first
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)

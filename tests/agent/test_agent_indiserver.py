@@ -254,3 +254,33 @@ async def test_sequence_connects_the_camera_and_grades_its_star_field(
         (f["verdict"]["metrics"]["n_stars"], f["verdict"]["label"], f["verdict"]["reasons"])
         for f in frames
     ]
+
+
+async def test_sequence_goes_on_after_indiserver_restarts(
+    private_indi_server: IndiServer, grader: Grader, tmp_path: Path
+) -> None:
+    # The observatory computer's indiserver is restarted mid-night: its drivers come
+    # back switched off, and the exposure under way never delivers its frame.
+    import signal
+
+    profile = _profile(private_indi_server, mode="sequence")
+    agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+    running = asyncio.create_task(agent.run())
+
+    async def until(count: int, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while agent.summary.frames < count and not running.done():
+                await asyncio.sleep(0.05)
+
+    try:
+        await until(2, 60)
+        private_indi_server.stop(signal.SIGKILL)
+        private_indi_server.start()
+        before = agent.summary.frames
+        await until(before + 2, 120)
+        assert agent.summary.frames >= before + 2
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 60)
+    events = [r.get("event") for r in _lines(tmp_path / "journal.jsonl")]
+    assert events.count("camera_connected") >= 2, events  # at start, and after the restart

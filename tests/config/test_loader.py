@@ -105,6 +105,16 @@ def test_aborting_exposures_needs_sequence_mode(tmp_path: Path) -> None:
     assert profile.policy.actions == ("alert", "abort_exposure")
 
 
+def test_pings_need_the_native_backend(tmp_path: Path) -> None:
+    pings = "  mode: passive\n  ping_interval_s: 30\n"
+    profile = load_profile(_write(tmp_path, _rig().replace("  mode: passive\n", pings)))
+    assert profile.indi.ping_interval_s == 30
+    exc = _load_error(tmp_path, _rig().replace("  mode: passive\n", pings + "  backend: pyindi\n"))
+    assert exc.key == "indi.ping_interval_s" and "native backend only" in exc.detail
+    exc = _load_error(tmp_path, _rig().replace("  mode: passive\n", "  ping_interval_s: 0\n"))
+    assert (exc.line, exc.key) == (7, "indi.ping_interval_s")
+
+
 def test_missing_key_points_at_its_section(tmp_path: Path) -> None:
     exc = _load_error(tmp_path, _rig() + "mqtt:\n  port: 1883\n")
     assert (exc.line, exc.key) == (12, "mqtt.host")

@@ -254,3 +254,37 @@ async def test_the_client_is_single_use() -> None:
                     pass
         with pytest.raises(RuntimeError, match="closed"):
             client.blobs()
+
+
+async def test_connections_ask_the_kernel_to_probe_a_silent_peer() -> None:
+    import socket
+
+    async def handler(conn: FakeConnection) -> None:
+        await conn.hold()
+
+    async with FakeIndiServer(handler) as server, IndiClient(port=server.port) as indi:
+        for connection in (indi._control, indi._blob):
+            assert connection is not None and connection._transport is not None
+            sock = connection._transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 60
+
+
+async def test_a_server_that_stops_answering_pings_is_reconnected_to() -> None:
+    # The link carries TCP but the server is wedged: only pings notice.
+    from astroiqa_indi.config import IndiSettings
+    from astroiqa_indi.indi import open_client
+
+    async def handler(conn: FakeConnection) -> None:
+        await conn.hold()  # never a pingReply
+
+    async with FakeIndiServer(handler) as server:
+        settings = IndiSettings(port=server.port, ping_interval_s=0.2)
+        policy = ReconnectPolicy(initial=0.01, maximum=0.02)
+        async with open_client(
+            settings, ping_interval=settings.ping_interval_s, reconnect=policy
+        ) as indi:
+            async with asyncio.timeout(5):
+                while indi.stats.reconnects < 1:
+                    await asyncio.sleep(0.05)
