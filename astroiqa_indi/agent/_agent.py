@@ -440,7 +440,15 @@ class Agent:
             self._event("frame_error", f"frame {index} unreadable: {exc}", index=index)
             await self._save(arrival.blob, path)  # still data: kept for a look by day
             return
-        verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
+        try:
+            verdict = await self.grader.grade_async(frame, self.profile, executor=self._executor)
+        except Exception as exc:
+            # A bug on one odd frame must not end the night: keep the frame, say so.
+            log.exception("grading frame %d failed", index)
+            self.summary.frame_errors += 1
+            self._event("frame_error", f"frame {index} not graded (a bug): {exc!r}", index=index)
+            await self._save(arrival.blob, path)
+            return
         graded = _GradedFrame(path, camera_setup(frame), self._transparency)
         verdict = self._against_session(verdict, graded.setup)
         del frame  # 100 MB of float32: not held while the next BLOB lands

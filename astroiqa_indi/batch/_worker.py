@@ -8,6 +8,7 @@ process boundary is plain data (:class:`Outcome`): a :class:`Verdict` holds
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -32,6 +33,8 @@ __all__ = [
     "load_grader",
     "parse_time",
 ]
+
+log = logging.getLogger(__name__)
 
 _CALIBRATION = frozenset({"dark", "flat", "bias"})
 
@@ -107,8 +110,10 @@ def _kind_detail(frame: Frame, kind: str) -> str:
 def grade_file(path: str, grader: Grader, setup: WorkerSetup) -> Outcome:
     """Decode and grade one file; calibration frames are skipped, bad files reported.
 
-    Only :class:`FrameError` (the file cannot become a frame) is turned into an
-    error outcome; anything else is a bug or a broken model and stops the run.
+    :class:`FrameError` (the file cannot become a frame) is an error outcome. So is
+    an unexpected exception while grading a frame that decoded: a bug, logged with
+    its traceback and named in the report, but one odd frame must not stop an
+    archive. A model that cannot load stops the run before any frame.
     """
     t0 = time.perf_counter()
     try:
@@ -125,7 +130,12 @@ def grade_file(path: str, grader: Grader, setup: WorkerSetup) -> Outcome:
             captured_at=captured,
             seconds=time.perf_counter() - t0,
         )
-    verdict = grader.grade(frame, setup.profile)
+    try:
+        verdict = grader.grade(frame, setup.profile)
+    except Exception as exc:
+        log.exception("grading %s failed", path)
+        detail = f"{path}: grading failed (a bug, please report it): {type(exc).__name__}: {exc}"
+        return Outcome(path=path, status="error", detail=detail, seconds=time.perf_counter() - t0)
     return Outcome(
         path=path,
         status="graded",

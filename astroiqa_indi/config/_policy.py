@@ -25,16 +25,19 @@ class QualitySettings:
     nominal_sky_adu
         Expected sky background, ADU (>= 0), or ``None`` when unknown.
     min_stars
-        Fewer measured stars than this marks a verdict as not confident; >= 1.
+        Fewer measured stars than this marks a verdict as not confident (>= 1), except
+        an empty sky: no star and fewer detections than this is confidently
+        ``background_issues``.
     bias_adu
         The camera's bias (offset) level, ADU (>= 0), or ``None`` when unknown. Sky
         level and gradient are judged above it; the median of a bias frame gives it.
     max_elongation
         Median star axis ratio (a/b, 1..3) this rig accepts, or ``None``. A frame the
         network calls ``bad_tracking`` whose stars measure no more than this gets the
-        most probable of the other labels instead (``very_bad_tracking`` is never
-        tolerated). For mounts whose subs always show a little elongation, such as
-        alt-az smart telescopes.
+        most probable of ``good``, ``bad_seeing`` and ``background_issues`` instead,
+        confident only when the network's own probability for it is (a
+        ``very_bad_tracking`` call is never tolerated). For mounts whose subs always
+        show a little elongation, such as alt-az smart telescopes.
     min_transparency
         Star flux, as a fraction of this session's recent good frames of the same
         field and camera setup (0.05..1), below which a frame the network calls

@@ -70,8 +70,7 @@ class GradingContext:
         )
 
 
-# What a profile's max_elongation can excuse: mild elongation, never trails or doubles.
-_TOLERABLE = frozenset({"bad_tracking", "very_bad_tracking"})
+_TRACKING = frozenset({"bad_tracking", "very_bad_tracking"})
 
 
 def _tolerated_elongation(label: str, elongation: float | None, limit: float | None) -> bool:
@@ -225,8 +224,12 @@ class Grader:
             probs: dict[str, float] = dict.fromkeys(LABELS, 0.0)
             probs["background_issues"] = 1.0
             label = "background_issues"
-            confident = True
+            # An empty sky is plainly a background problem; detections none of which
+            # is a star (trails, blends) are something the network never saw.
+            confident = metrics.n_sources < context.min_stars
+            version = "rules"
         else:
+            version = self.version
             t1 = time.perf_counter()
             image, table = represent(analysis, self.som)
             t2 = time.perf_counter()
@@ -241,9 +244,12 @@ class Grader:
             if tolerated:
                 # The network's probabilities stay as they are; the label is the
                 # most probable of those the rig's tolerance leaves.
-                rest = {k: v for k, v in probs.items() if k not in _TOLERABLE}
+                # Stars within the rig's tolerance are no trail: the label is the most
+                # probable of the rest. The network's own probability for it says how
+                # sure the verdict is (renormalised, a 2% call read as confident).
+                rest = {k: v for k, v in probs.items() if k not in _TRACKING}
                 label = max(rest, key=rest.__getitem__)
-                top = rest[label] / sum(rest.values())
+                top = rest[label]
             confident = metrics.n_stars >= context.min_stars and top >= _CONFIDENT_PROBABILITY
         reasons = explain(
             label,
@@ -267,7 +273,7 @@ class Grader:
             confident=confident,
             timings=timings,
             source=source,
-            model_version=self.version,
+            model_version=version,
             bright_stars=bright_stars(analysis.sources, fwhm_px=metrics.fwhm_px),
         )
 

@@ -70,6 +70,11 @@ def explain(
                 f"sky at {100 * sky_fill:.0f}% of the camera's saturation level: "
                 "overexposed, moon or twilight"
             )
+        elif m.n_stars == 0 and m.n_sources >= min_stars:
+            reasons.append(
+                f"{m.n_sources} detections, none usable as a star (long trails, blends or "
+                "saturation?): too few stars to judge, low confidence"
+            )
         elif m.n_stars == 0:
             reasons.append("no usable stars detected: clouds, dew, a closed cover or daylight")
         if m.gradient > 0.15:

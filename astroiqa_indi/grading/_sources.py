@@ -196,6 +196,15 @@ def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> Sou
         except Exception as exc:  # sep raises plain Exception on buffer overflows
             if "overflow" not in str(exc) and "buffer" not in str(exc):
                 raise
+    segment_ids = np.zeros(0, np.int64)
+    if objects is not None:
+        # A few pixels near float32's limit (a calibrated frame divided by a flat that
+        # is nearly zero there) overflow sep's sums: such objects have no place or flux.
+        finite = np.ones(len(objects), bool)
+        for column in ("x", "y", "flux", "a", "b", "peak"):
+            finite &= np.isfinite(objects[column])
+        segment_ids = np.flatnonzero(finite) + 1  # segmap labels count every object
+        objects = objects[finite]
     empty = np.zeros(0)
     if objects is None or len(objects) == 0:
         arrays = dict.fromkeys(("x", "y", "flux", "r25", "r50", "r75", "a", "b", "theta"), empty)
@@ -251,7 +260,7 @@ def extract_sources(data: np.ndarray, *, saturation: float | None = None) -> Sou
     if idx.size:
         # Window twice the star's own sigma: low noise, and the shrinkage stays invertible.
         sigma = np.maximum(2.0 * radii[:, 1] / 1.1774, 1.5)
-        a, b, theta = _window_moments(sub, kx, ky, sigma, segmap=segmap, ids=idx + 1)
+        a, b, theta = _window_moments(sub, kx, ky, sigma, segmap=segmap, ids=segment_ids[idx])
         star = ~_narrower_than_the_stars(b)
         idx, kx, ky, radii, a, b, theta = (v[star] for v in (idx, kx, ky, radii, a, b, theta))
     else:

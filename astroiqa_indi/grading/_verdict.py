@@ -43,7 +43,9 @@ class FrameMetrics:
     orientation_coherence
         Mean resultant length of ``2 * theta`` (0: random, 1: all aligned).
     position_angle_deg
-        Mean orientation of the elongation, degrees east of north-ish (image +y).
+        Mean orientation of the elongation, degrees from image +x towards +y (0-180);
+        the reasons call it PA. Not a sky position angle: the frame's orientation on
+        the sky is not known here.
     saturated_fraction
         Fraction of detections flagged or peaking at saturation.
     background, background_rms

@@ -153,3 +153,33 @@ async def test_a_pause_by_command_holds_until_a_resume_by_command(
     labels = [r["verdict"]["label"] for r in lines if r["kind"] == "frame"]
     assert labels.count("good") >= 4, labels
     assert "resume_held" in events and "resume" not in events
+
+
+async def test_a_frame_the_grader_fails_on_is_kept_and_the_night_goes_on(
+    tmp_path: Path, grader: Grader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Grader.grade
+    calls: list[int] = []
+
+    def fails_on_the_second(self: Grader, frame: Any, profile: Any = None) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("data must be finite")  # a grading bug on one odd frame
+        return real(self, frame, profile)
+
+    monkeypatch.setattr(Grader, "grade", fails_on_the_second)
+    async with (
+        Observatory(_config()) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    ):
+        base = sequence_profile(server.port)
+        profile = _with(
+            dataclasses.replace(base, sequence=dataclasses.replace(base.sequence, count=4)),
+            actions=(),
+        )
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        summary = await asyncio.wait_for(agent.run(), 120)
+    assert (summary.frames, summary.frame_errors) == (3, 1)
+    assert len(list((tmp_path / "frames").glob("*.fits"))) == 4  # the failed one kept
+    texts = [r.get("text", "") for r in _lines(tmp_path / "journal.jsonl")]
+    assert any("not graded (a bug)" in t and "data must be finite" in t for t in texts)

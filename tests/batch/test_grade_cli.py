@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from astropy.io import fits
@@ -341,3 +342,26 @@ def test_a_frame_name_that_is_not_utf8_is_graded_reported_and_resumed(
     assert (
         again.returncode == 0 and b"already in the report, not graded again: 2" in again.stdout
     ), again.stdout
+
+
+def test_a_frame_the_grader_fails_on_is_an_error_row_not_the_end_of_the_run(
+    tree: Tree, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from astroiqa_indi.grading import Grader
+
+    real = Grader.grade
+    calls: list[int] = []
+
+    def fails_on_the_second(self: Grader, frame: Any, profile: Any = None) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("data must be finite")  # a grading bug on one odd frame
+        return real(self, frame, profile)
+
+    monkeypatch.setattr(Grader, "grade", fails_on_the_second)
+    report = tmp_path / "night.csv"
+    options = BatchOptions(recursive=True, model_dir=tiny_model, report=report, jobs=1)
+    result = grade_paths([tree.root], options=options)
+    failed = [detail for _, detail in result.errors if "grading failed" in detail]
+    assert len(failed) == 1 and "ValueError: data must be finite" in failed[0]
+    assert result.graded == len(tree.lights) - 1 and not result.interrupted

@@ -105,6 +105,19 @@ def test_a_saturated_sky_says_so_and_a_dark_empty_frame_does_not(grader: Grader)
     assert verdict.label == "background_issues"
     assert any("no usable stars" in r for r in verdict.reasons), verdict.reasons
     assert not any("saturation" in r for r in verdict.reasons)
+    # An empty sky is plainly a background problem, said by the rules, not the network.
+    assert verdict.confident and verdict.model_version == "rules"
+
+
+def test_detections_none_of_them_a_star_are_not_a_confident_verdict(grader: Grader) -> None:
+    # Long streaks (a mount that did not track): sep detects them, none is a star.
+    image = np.random.default_rng(9).normal(800, 10, (300, 400)).astype(np.float32)
+    for row in range(20, 290, 27):
+        image[row : row + 3, 40:360] += 400.0
+    verdict = grader.grade(Frame.from_array(image), PROFILE)
+    assert verdict.metrics.n_stars == 0 and verdict.metrics.n_sources >= 8
+    assert verdict.label == "background_issues" and not verdict.confident
+    assert "none usable as a star" in verdict.reasons[0]
 
 
 def _tracking_frame(seed: int, label: str) -> Frame:
@@ -131,6 +144,8 @@ def test_max_elongation_excuses_mild_elongation_only(grader: Grader) -> None:
     rest = {k: v for k, v in strict.probabilities.items() if "tracking" not in k}
     assert tolerant.label == max(rest, key=rest.__getitem__)
     assert tolerant.probabilities == strict.probabilities  # the network's, untouched
+    # Sure of it only when the network gave that label 0.6 itself.
+    assert tolerant.confident == (strict.probabilities[tolerant.label] >= 0.6)
     assert "not counted as bad_tracking" in tolerant.reasons[0]
     assert not any(r.startswith("round stars") for r in tolerant.reasons)
 

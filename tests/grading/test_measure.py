@@ -217,3 +217,31 @@ def test_a_field_of_stars_as_narrow_as_a_pixel_keeps_them() -> None:
     image = gaussian_field(n_stars=40, sigma_x=0.38, sigma_y=0.38, seed=5)
     wide = gaussian_field(n_stars=40, sigma_x=1.5, sigma_y=1.5, seed=5)
     assert extract_sources(image).n_kept >= 0.8 * extract_sources(wide).n_kept
+
+
+def test_pixels_at_the_float32_limit_do_not_break_extraction() -> None:
+    # A calibrated float64 frame divided by a flat that is nearly zero in a few pixels:
+    # decoded to float32 they sit at its largest value, and sep's sums over them
+    # overflow to an object without a place or a flux.
+    import io
+
+    from astropy.io import fits
+
+    from astroiqa_indi.frames import Frame
+
+    image = gaussian_field(sigma_x=1.3, sigma_y=1.3, seed=5).astype(np.float64)
+    image[100:104, 50] = 1e40
+    buffer = io.BytesIO()
+    fits.PrimaryHDU(image).writeto(buffer)
+    frame = Frame.from_bytes(buffer.getvalue(), ".fits")
+    sources = extract_sources(np.asarray(frame.data), saturation=None)
+    assert np.all(np.isfinite(sources.all_x)) and np.all(np.isfinite(sources.all_flux))
+    assert sources.n_kept >= 30
+    measured = analyse(
+        frame.data,
+        saturation=None,
+        pixel_scale_arcsec=1.0,
+        max_fwhm_arcsec=4.0,
+        nominal_sky_adu=None,
+    )
+    assert measured.measured.metrics.n_stars >= 30
