@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 _REFERENCE_FILE = "transparency.json"
 # A restart within the hour continues the night; an older file is another sky.
 _RESTORE_WITHIN_S = 3600.0
+# Seconds between attempts to reach PHD2 again: first, and at most.
+_PHD2_RETRY_S = (5.0, 60.0)
 # A stop waits this long for the frames being graded (a 60 MP frame on a Pi: seconds).
 _FINISH_WITHIN_S = 60.0
 
@@ -308,7 +310,7 @@ class Agent:
         try:
             return await stack.enter_async_context(Phd2Client(cfg.host, cfg.port))
         except GuiderError as exc:
-            # The night goes on without guiding control; say so loudly once.
+            # The night goes on without guiding control until PHD2 answers.
             log.warning("PHD2 unreachable, guiding will not be paused: %s", exc)
             self._event("phd2_unreachable", f"PHD2 unreachable ({exc}): guiding control off")
             return None
@@ -324,8 +326,8 @@ class Agent:
             ]
             if self.profile.indi.mode == "sequence":
                 tasks.append(tg.create_task(self._sequence(), name="agent-sequence"))
-            if self._guider is not None:
-                tasks.append(tg.create_task(self._guider_events(), name="agent-phd2-events"))
+            if self.profile.phd2 is not None and self.profile.phd2.enabled:
+                tasks.append(tg.create_task(self._guider_watch(), name="agent-phd2"))
             await self._stop.wait()
             await self._wind_down(tasks)
 
@@ -814,11 +816,46 @@ class Agent:
         except (IndiError, TimeoutError) as exc:
             self._event("exposure_error", f"camera not reachable yet: {exc!r}")
 
-    async def _guider_events(self) -> None:
-        assert self._guider is not None
+    async def _guider_watch(self) -> None:
+        """Follow PHD2's events all night. When it cannot be reached (not started yet,
+        restarted, its computer rebooted), alert once, try again, backing off to a
+        minute, and on its return pause it again if the session is paused."""
+        cfg = self.profile.phd2
+        assert cfg is not None
+        if self._guider is not None:
+            await self._guider_events(self._guider)
+        self._guider = None
+        self._raise_alert(
+            Alert("phd2", "PHD2 not connected: guiding will not be paused until it is", "critical")
+        )
+        delay = _PHD2_RETRY_S[0]
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, _PHD2_RETRY_S[1])
+            try:
+                async with Phd2Client(cfg.host, cfg.port) as guider:
+                    self._guider = guider
+                    delay = _PHD2_RETRY_S[0]
+                    self._event("phd2_connected", "PHD2 connected: guiding control on")
+                    if self._state is AgentState.PAUSED and "pause_guiding" in (
+                        self.profile.policy.actions
+                    ):
+                        await self._do("pause_guiding", pause=True)
+                    await self._guider_events(guider)
+            except GuiderError as exc:
+                log.debug("PHD2 still unreachable: %s", exc)
+                continue
+            finally:
+                self._guider = None
+            self._raise_alert(
+                Alert("phd2", "PHD2 connection lost: guiding will not be paused", "critical")
+            )
+
+    async def _guider_events(self, guider: Phd2Client) -> None:
+        """Journal PHD2's events until the connection goes."""
         star_lost = False
         try:
-            async for event in self._guider.events():
+            async for event in guider.events():
                 # PHD2 repeats StarLost every guide frame: report a loss once, and its end.
                 if isinstance(event, StarLostEvent):
                     if not star_lost:

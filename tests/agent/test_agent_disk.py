@@ -86,4 +86,7 @@ async def test_frames_that_cannot_be_saved_are_graded_counted_and_alerted(
     # Frames after the recovery are on disk, whole; no temporary files are left.
     assert saved and not any(name.startswith(".") for name in saved)
     assert set(saved).isdisjoint(unsaved)
-    assert summary.frames - summary.save_errors >= len(saved)
+    # Graded and saved, or saved ungraded at the stop (the sequence ran ahead).
+    frames_saved = [name for name in saved if name.endswith(".fits")]
+    kept = summary.frames - summary.save_errors + names.count("not_graded")
+    assert kept >= len(frames_saved)

@@ -183,3 +183,34 @@ async def test_a_frame_the_grader_fails_on_is_kept_and_the_night_goes_on(
     assert len(list((tmp_path / "frames").glob("*.fits"))) == 4  # the failed one kept
     texts = [r.get("text", "") for r in _lines(tmp_path / "journal.jsonl")]
     assert any("not graded (a bug)" in t and "data must be finite" in t for t in texts)
+
+
+async def test_phd2_that_goes_away_is_alerted_and_connected_again(
+    tmp_path: Path, grader: Grader
+) -> None:
+    from astroiqa_indi.config import Phd2Settings
+    from simulators.phd2 import Phd2Simulator
+
+    def events() -> list[dict[str, Any]]:
+        return [r for r in _lines(tmp_path / "journal.jsonl") if r["kind"] == "event"]
+
+    async with (
+        Observatory(_config()) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    ):
+        async with Phd2Simulator(port=0, cadence_s=0.2) as phd2:
+            port = phd2.port
+            profile = dataclasses.replace(
+                sequence_profile(server.port), phd2=Phd2Settings(host="127.0.0.1", port=port)
+            )
+            agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+            running = asyncio.create_task(agent.run())
+            await _until(lambda: agent.summary.frames >= 2)
+        # PHD2 quits (a crash, a restart): told once, loudly.
+        await _until(lambda: any(e["event"] == "phd2_lost" for e in events()), 30)
+        lost = [e for e in events() if e["event"] == "alert" and e["label"] == "phd2"]
+        assert len(lost) == 1 and lost[0]["severity"] == "critical"
+        async with Phd2Simulator(port=port, cadence_s=0.2):
+            await _until(lambda: any(e["event"] == "phd2_connected" for e in events()), 30)
+        agent.stop()
+        await asyncio.wait_for(running, 60)
