@@ -20,6 +20,7 @@ from astroiqa_indi.grading import Grader
 from astroiqa_indi.indi import IndiClient
 from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
 from simulators.sky import SCENARIO_DIR
+from tests._faults import grade_failing_on
 from tests.agent._support import sequence_profile
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -50,6 +51,12 @@ async def _until(condition: Any, timeout: float = 60.0) -> None:
             await asyncio.sleep(0.05)
 
 
+def _counted(profile: Profile, count: int) -> Profile:
+    """``count`` frames, observing only (no pause to take probes between them)."""
+    sequence = dataclasses.replace(profile.sequence, count=count)
+    return _with(dataclasses.replace(profile, sequence=sequence), actions=())
+
+
 @pytest.fixture(scope="module")
 def grader() -> Grader:
     return Grader.load()
@@ -62,11 +69,7 @@ async def test_a_counted_sequence_ends_the_session_once_its_frames_are_graded(
         Observatory(_config()) as observatory,
         ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
     ):
-        base = sequence_profile(server.port)
-        profile = _with(
-            dataclasses.replace(base, sequence=dataclasses.replace(base.sequence, count=3)),
-            actions=(),
-        )
+        profile = _counted(sequence_profile(server.port), 3)
         agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
         summary = await asyncio.wait_for(agent.run(), 120)  # no max_frames, no stop()
         assert not observatory.ccd.exposing
@@ -158,25 +161,12 @@ async def test_a_pause_by_command_holds_until_a_resume_by_command(
 async def test_a_frame_the_grader_fails_on_is_kept_and_the_night_goes_on(
     tmp_path: Path, grader: Grader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = Grader.grade
-    calls: list[int] = []
-
-    def fails_on_the_second(self: Grader, frame: Any, profile: Any = None) -> Any:
-        calls.append(1)
-        if len(calls) == 2:
-            raise ValueError("data must be finite")  # a grading bug on one odd frame
-        return real(self, frame, profile)
-
-    monkeypatch.setattr(Grader, "grade", fails_on_the_second)
+    monkeypatch.setattr(Grader, "grade", grade_failing_on(2))
     async with (
         Observatory(_config()) as observatory,
         ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
     ):
-        base = sequence_profile(server.port)
-        profile = _with(
-            dataclasses.replace(base, sequence=dataclasses.replace(base.sequence, count=4)),
-            actions=(),
-        )
+        profile = _counted(sequence_profile(server.port), 4)
         agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
         summary = await asyncio.wait_for(agent.run(), 120)
     assert (summary.frames, summary.frame_errors) == (3, 1)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from astropy.io import fits
@@ -348,17 +347,9 @@ def test_a_frame_the_grader_fails_on_is_an_error_row_not_the_end_of_the_run(
     tree: Tree, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from astroiqa_indi.grading import Grader
+    from tests._faults import grade_failing_on
 
-    real = Grader.grade
-    calls: list[int] = []
-
-    def fails_on_the_second(self: Grader, frame: Any, profile: Any = None) -> Any:
-        calls.append(1)
-        if len(calls) == 2:
-            raise ValueError("data must be finite")  # a grading bug on one odd frame
-        return real(self, frame, profile)
-
-    monkeypatch.setattr(Grader, "grade", fails_on_the_second)
+    monkeypatch.setattr(Grader, "grade", grade_failing_on(2))  # a bug on one odd frame
     report = tmp_path / "night.csv"
     options = BatchOptions(recursive=True, model_dir=tiny_model, report=report, jobs=1)
     result = grade_paths([tree.root], options=options)
