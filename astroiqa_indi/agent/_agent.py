@@ -138,6 +138,16 @@ class _Arrival:
     probe: bool
 
 
+@dataclass(slots=True)
+class _InHand:
+    """A frame a grade loop took: where it will be saved, and whether it got as far
+    as being handled (its verdict acted on, the frame saved)."""
+
+    arrival: _Arrival
+    path: Path | None = None
+    handling: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class _GradedFrame:
     """A frame as the grade loop saw it: where it is saved, its camera setup and the
@@ -218,8 +228,9 @@ class Agent:
         self._journal: Journal | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._probe_pending = False
-        self._in_hand = 0  # frames being graded and handled right now
+        self._in_hand: list[_InHand] = []  # frames being graded and handled right now
         self._held = False  # paused by a command: only a command resumes
+        self._guider_paused = False  # PHD2's pause is ours to lift
         self._last_rms: GuideRms | None = None
         self._save_failing = False
 
@@ -283,7 +294,6 @@ class Agent:
             self._executor.shutdown(wait=True, cancel_futures=True)
             if self._reference_writer is not None:
                 self._reference_writer.shutdown(wait=True)
-            self._save_reference_last()
             self._state = AgentState.CLOSED
         return self.summary
 
@@ -342,12 +352,16 @@ class Agent:
         deadline = time.monotonic() + _FINISH_WITHIN_S
         while self._in_hand and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        # Still grading after the deadline: kept, not graded (the grading thread ends
+        # its frame before the agent exits, but its verdict is not waited for).
+        unfinished = [item for item in self._in_hand if not item.handling]
         for task in grading:
             task.cancel()
+        left = [(item.arrival, item.path) for item in unfinished]
         while not self._queue.empty():
-            arrival = self._queue.get_nowait()
-            index = next(self._counter)
-            path = self._frame_path(arrival.blob, index)
+            left.append((self._queue.get_nowait(), None))
+        for arrival, known in left:
+            path = known or self._frame_path(arrival.blob, next(self._counter))
             if await self._save(arrival.blob, path):
                 self._event(
                     "not_graded", f"stopped before grading {path.name}: saved", frame=path.name
@@ -366,6 +380,9 @@ class Agent:
     def _finish(self) -> None:
         self._state = AgentState.STOPPING
         summary = self.summary
+        if self._reference_writer is not None:
+            self._reference_writer.shutdown(wait=True)
+        self._save_reference_last()  # before the summary, which counts its failure
         if self._rows:
             try:
                 summary.report_csv = write_csv(self._rows, self.out_dir / "report.csv")
@@ -424,22 +441,24 @@ class Agent:
 
     async def _grade_loop(self) -> None:
         while not self._stop.is_set():
-            arrival = await self._queue.get()
-            self._in_hand += 1
+            item = _InHand(await self._queue.get())
+            self._in_hand.append(item)
             try:
-                await self._grade_one(arrival)
+                await self._grade_one(item)
             finally:
-                self._in_hand -= 1
+                self._in_hand.remove(item)
 
-    async def _grade_one(self, arrival: _Arrival) -> None:
+    async def _grade_one(self, item: _InHand) -> None:
         loop = asyncio.get_running_loop()
+        arrival = item.arrival
         index = next(self._counter)
-        path = self._frame_path(arrival.blob, index)
+        path = item.path = self._frame_path(arrival.blob, index)
         try:
             frame = await loop.run_in_executor(self._executor, self._decode, arrival.blob, path)
         except FrameError as exc:
             self.summary.frame_errors += 1
             self._event("frame_error", f"frame {index} unreadable: {exc}", index=index)
+            item.handling = True
             await self._save(arrival.blob, path)  # still data: kept for a look by day
             return
         try:
@@ -449,11 +468,13 @@ class Agent:
             log.exception("grading frame %d failed", index)
             self.summary.frame_errors += 1
             self._event("frame_error", f"frame {index} not graded (a bug): {exc!r}", index=index)
+            item.handling = True
             await self._save(arrival.blob, path)
             return
         graded = _GradedFrame(path, camera_setup(frame), self._transparency)
         verdict = self._against_session(verdict, graded.setup)
         del frame  # 100 MB of float32: not held while the next BLOB lands
+        item.handling = True
         await self._handle(index, graded, verdict, arrival)
         if self.max_frames is not None and self.summary.frames >= self.max_frames:
             self._stop.set()
@@ -508,6 +529,7 @@ class Agent:
         path = self._reference_file
         if path is None or not self._reference_unsaved:
             return
+        self._reference_unsaved = False
         try:
             save_reference(path, self._transparency)
         except OSError as exc:
@@ -635,7 +657,11 @@ class Agent:
 
     async def _act(self, decision: Decision) -> list[str]:
         done: list[str] = []
+        held = decision.resume and self._held
         for alert in decision.alerts:
+            if held and alert.label == "good":
+                continue  # "resuming: ..." while a pause command holds: not so
+
             self._raise_alert(alert, reason=decision.reason)
             done.append("alert")
         if decision.pause:
@@ -648,7 +674,7 @@ class Agent:
             for action in actions:
                 if await self._do(action, pause=True):
                     done.append(action)
-        elif decision.resume and self._held:
+        elif held:
             # Paused by a command: the sky looks fine again, but a person asked.
             self._policy = dataclasses.replace(self._policy, paused=True, good_streak=0)
             self._event("resume_held", f"not resuming ({decision.reason}): paused by command")
@@ -664,8 +690,14 @@ class Agent:
     async def _do(self, action: str, *, pause: bool) -> bool:
         """Carry out one pause (or resume) action; failures are counted, not fatal."""
         try:
-            if action == "pause_guiding" and self._guider is not None:
+            if action == "pause_guiding" and self.profile.phd2 is not None:
+                if not self.profile.phd2.enabled:
+                    return False
+                if self._guider is None:
+                    # Told, and made good when PHD2 is back (_guider_watch).
+                    raise GuiderError("PHD2 is not connected")
                 await (self._guider.pause() if pause else self._guider.resume())
+                self._guider_paused = pause
                 return True
             if action == "pause_sequence" and self.profile.indi.mode == "sequence":
                 if pause:
@@ -837,10 +869,13 @@ class Agent:
                     self._guider = guider
                     delay = _PHD2_RETRY_S[0]
                     self._event("phd2_connected", "PHD2 connected: guiding control on")
-                    if self._state is AgentState.PAUSED and "pause_guiding" in (
-                        self.profile.policy.actions
+                    # Guiding as the session is now: paused, or resumed while PHD2 was
+                    # away (it kept the pause it had; one the user made is theirs).
+                    paused = self._state is AgentState.PAUSED
+                    if "pause_guiding" in self.profile.policy.actions and (
+                        paused or self._guider_paused
                     ):
-                        await self._do("pause_guiding", pause=True)
+                        await self._do("pause_guiding", pause=paused)
                     await self._guider_events(guider)
             except GuiderError as exc:
                 log.debug("PHD2 still unreachable: %s", exc)

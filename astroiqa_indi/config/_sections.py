@@ -62,8 +62,9 @@ class IndiSettings:
         Seconds between ``pingRequest`` keep-alives, or ``None``. Only INDI 2.x servers
         answer them (Debian 12's 1.9.9 does not, and would look dead): a server that
         stops answering is then reconnected to within two intervals, even when the
-        link still carries TCP. Native backend only. Without it, TCP keep-alive still
-        notices a server that vanished, within about 90 s.
+        link still carries TCP. Native backend only. Without it, the native backend's
+        TCP keep-alive still notices a server that vanished, within about 90 s (the
+        pyindi backend has neither).
     """
 
     _SECTION: ClassVar[str] = "indi"

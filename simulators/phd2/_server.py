@@ -138,6 +138,14 @@ class Phd2Simulator:
     def client_count(self) -> int:
         return len(self._clients)
 
+    def drop_clients(self) -> int:
+        """Close every client connection while the guider goes on (a network blip
+        between the imaging computer and PHD2's); returns how many were dropped."""
+        clients = list(self._clients.values())
+        for client in clients:
+            self._drop(client)
+        return len(clients)
+
     # ------------------------------------------------------------- lifecycle
     async def __aenter__(self) -> Self:
         if self._state is not SimulatorState.NEW:

@@ -156,6 +156,8 @@ async def test_a_pause_by_command_holds_until_a_resume_by_command(
     labels = [r["verdict"]["label"] for r in lines if r["kind"] == "frame"]
     assert labels.count("good") >= 4, labels
     assert "resume_held" in events and "resume" not in events
+    # Nor does it tell the phone it is resuming.
+    assert not [r for r in lines if r.get("event") == "alert" and "resuming" in r["text"]]
 
 
 async def test_a_frame_the_grader_fails_on_is_kept_and_the_night_goes_on(
@@ -204,3 +206,78 @@ async def test_phd2_that_goes_away_is_alerted_and_connected_again(
             await _until(lambda: any(e["event"] == "phd2_connected" for e in events()), 30)
         agent.stop()
         await asyncio.wait_for(running, 60)
+
+
+async def test_guiding_after_phd2_is_back_is_as_the_session_is(
+    tmp_path: Path, grader: Grader
+) -> None:
+    # Paused by command, PHD2's link drops, the user resumes while it is away: when
+    # PHD2 answers again, guiding resumes too, instead of staying paused all night.
+    from astroiqa_indi.actions import Phd2Client, SettleParams
+    from astroiqa_indi.config import Phd2Settings
+    from simulators.phd2 import Phd2Simulator
+
+    def events() -> list[str]:
+        return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
+
+    async with (
+        Observatory(_config()) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+        Phd2Simulator(port=0, cadence_s=0.2, exposure_s=0.2) as phd2,
+    ):
+        async with Phd2Client("127.0.0.1", phd2.port) as operator:
+            await operator.guide(SettleParams(pixels=3.0, time=0.2, timeout=30.0))
+        profile = _with(
+            dataclasses.replace(
+                sequence_profile(server.port), phd2=Phd2Settings(host="127.0.0.1", port=phd2.port)
+            ),
+            actions=("alert", "pause_guiding"),
+        )
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        running = asyncio.create_task(agent.run())
+        await _until(lambda: agent.summary.frames >= 1)
+        await agent._on_command("pause")
+        await _until(lambda: phd2.app_state == "Paused", 10)
+        assert phd2.drop_clients() == 1
+        await _until(lambda: "phd2_lost" in events(), 10)
+        await agent._on_command("resume")  # PHD2 away: told as an action error
+        assert "action_error" in events()
+        await _until(lambda: "phd2_connected" in events(), 30)
+        await _until(lambda: phd2.app_state != "Paused", 10)
+        agent.stop()
+        await asyncio.wait_for(running, 60)
+
+
+async def test_a_frame_still_grading_at_the_stop_deadline_is_kept(
+    tmp_path: Path, grader: Grader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from astroiqa_indi.agent import _agent
+
+    real = Grader.grade
+    slow: list[str] = []
+
+    def slow_second(self: Grader, frame: Any, profile: Any = None) -> Any:
+        slow.append("x")
+        if len(slow) == 2:
+            time.sleep(3.0)  # a huge frame on a small computer
+        return real(self, frame, profile)
+
+    monkeypatch.setattr(Grader, "grade", slow_second)
+    monkeypatch.setattr(_agent, "_FINISH_WITHIN_S", 0.5)
+    async with (
+        Observatory(_config()) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    ):
+        profile = _with(sequence_profile(server.port), actions=())
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        running = asyncio.create_task(agent.run())
+        await _until(lambda: len(slow) >= 2)
+        agent.stop()
+        summary = await asyncio.wait_for(running, 60)
+    kept = [r for r in _lines(tmp_path / "journal.jsonl") if r.get("event") == "not_graded"]
+    saved = sorted(p.name for p in (tmp_path / "frames").glob("*.fits"))
+    assert summary.frames == 1 and kept  # the second was cut short, not lost
+    assert len(saved) == summary.frames + len(kept)
+    assert kept[0]["frame"] in saved
