@@ -661,7 +661,6 @@ class Agent:
         for alert in decision.alerts:
             if held and alert.label == "good":
                 continue  # "resuming: ..." while a pause command holds: not so
-
             self._raise_alert(alert, reason=decision.reason)
             done.append("alert")
         if decision.pause:
