@@ -210,6 +210,20 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print(f"astroiqa-indi: error: {exc}", file=sys.stderr)
         return 1
+    found = result.graded + len(result.errors) + len(result.skipped) + result.already_done
+    if not found and not result.interrupted:
+        # Frames one folder down, a typo'd extension: say so rather than nothing.
+        err.print(
+            f"no frames found in {', '.join(args.paths)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        for path, why in result.ignored[:10]:
+            err.print(
+                f"  passed over: {path}: {why}", highlight=False, markup=False, soft_wrap=True
+            )
+        return 0
     single = len(args.paths) == 1 and result.graded + len(result.errors) <= 1
     if not (single and not result.interrupted and args.report is None):
         # One frame graded on its own needs no summary: its verdict says it all.

@@ -356,3 +356,17 @@ def test_a_frame_the_grader_fails_on_is_an_error_row_not_the_end_of_the_run(
     failed = [detail for _, detail in result.errors if "grading failed" in detail]
     assert len(failed) == 1 and "ValueError: data must be finite" in failed[0]
     assert result.graded == len(tree.lights) - 1 and not result.interrupted
+
+
+def test_a_folder_without_frames_says_so_and_what_it_passed_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    night = tmp_path / "night"
+    (night / "lights").mkdir(parents=True)
+    (night / "lights" / "light_001.fits").write_bytes(b"")  # one folder down
+    (night / "notes.txt").write_text("seeing 2.5")
+    assert main(["grade", str(night)]) == 0
+    err = capsys.readouterr().err
+    assert f"no frames found in {night}" in err
+    assert "lights: sub-folder (use --recursive)" in err
+    assert "notes.txt: not a frame file name" in err
