@@ -261,11 +261,11 @@ async def test_a_frame_still_grading_at_the_stop_deadline_is_kept(
     def slow_second(self: Grader, frame: Any, profile: Any = None) -> Any:
         slow.append("x")
         if len(slow) == 2:
-            time.sleep(3.0)  # a huge frame on a small computer
+            time.sleep(6.0)  # a huge frame on a small computer
         return real(self, frame, profile)
 
     monkeypatch.setattr(Grader, "grade", slow_second)
-    monkeypatch.setattr(_agent, "_FINISH_WITHIN_S", 0.5)
+    monkeypatch.setattr(_agent, "_FINISH_WITHIN_S", 2.0)
     async with (
         Observatory(_config()) as observatory,
         ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
