@@ -348,7 +348,11 @@ class Agent:
             if task not in grading:
                 task.cancel()
         if self._next_blob is not None and not self._next_blob.done():
-            await self._abort_exposure()
+            try:
+                await self._abort_exposure(timeout=5.0)
+                self._event("exposure_aborted", "aborted the exposure under way: session stopping")
+            except (IndiError, TimeoutError) as exc:
+                self._event("action_error", f"could not abort the exposure under way: {exc}")
         deadline = time.monotonic() + _FINISH_WITHIN_S
         while self._in_hand and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -367,15 +371,15 @@ class Agent:
                     "not_graded", f"stopped before grading {path.name}: saved", frame=path.name
                 )
 
-    async def _abort_exposure(self) -> None:
-        """The sequence's exposure under way when the session stops: the camera is ours."""
-        try:
-            await self._indi.set_switch(  # type: ignore[union-attr]
-                self.profile.indi.ccd_device, "CCD_ABORT_EXPOSURE", {"ABORT": True}, timeout=5.0
-            )
-            self._event("exposure_aborted", "aborted the exposure under way: session stopping")
-        except (IndiError, TimeoutError) as exc:
-            self._event("action_error", f"could not abort the exposure under way: {exc}")
+    async def _abort_exposure(self, *, timeout: float = 10.0) -> None:
+        """Abort the camera's exposure; the sequence stops waiting for its frame (none
+        will come) and goes on. Raises what ``set_switch`` raises."""
+        assert self._indi is not None
+        await self._indi.set_switch(
+            self.profile.indi.ccd_device, "CCD_ABORT_EXPOSURE", {"ABORT": True}, timeout=timeout
+        )
+        if self._next_blob is not None and not self._next_blob.done():
+            self._next_blob.set_result(False)
 
     def _finish(self) -> None:
         self._state = AgentState.STOPPING
@@ -705,12 +709,7 @@ class Agent:
                     self._sequence_resumed.set()
                 return True
             if action == "abort_exposure" and pause and self._indi is not None:
-                await self._indi.set_switch(
-                    self.profile.indi.ccd_device, "CCD_ABORT_EXPOSURE", {"ABORT": True}
-                )
-                if self._next_blob is not None and not self._next_blob.done():
-                    # No BLOB will come for it: the sequence goes on (with a probe).
-                    self._next_blob.set_result(False)
+                await self._abort_exposure()  # the sequence goes on with a probe
                 return True
         except (GuiderError, IndiError) as exc:
             self.summary.action_errors += 1

@@ -15,9 +15,7 @@ import pytest
 
 from astroiqa_indi.agent import Agent, LiveView
 from astroiqa_indi.grading import Grader
-from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
-from simulators.sky import SCENARIO_DIR
-from tests.agent._support import sequence_profile
+from tests.agent._support import seestar_observatory, sequence_profile, serving
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -36,18 +34,8 @@ async def test_frames_that_cannot_be_saved_are_graded_counted_and_alerted(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "session"
-    config = ObservatoryConfig(
-        rig="seestar_s50",
-        size=(320, 240),
-        scenario=SCENARIO_DIR / "night-with-faults.yaml",
-        time_scale=50.0,
-        seed=3,
-        auto_connect=True,
-    )
-    async with (
-        Observatory(config) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    config = seestar_observatory(size=(320, 240))
+    async with serving(config) as (_observatory, server):
         profile = sequence_profile(server.port)
         agent = Agent(
             profile,

@@ -21,9 +21,7 @@ from astroiqa_indi.agent import Agent, LiveView
 from astroiqa_indi.cli._watch import reference_file
 from astroiqa_indi.config import default_profile
 from astroiqa_indi.grading import Grader, TransparencyReference, save_reference
-from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
-from simulators.sky import SCENARIO_DIR
-from tests.agent._support import sequence_profile
+from tests.agent._support import seestar_observatory, sequence_profile, serving
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -36,18 +34,8 @@ async def _session(
     out: Path, grader: Grader, *, frames: int, seed: int, reference: Path
 ) -> list[dict[str, Any]]:
     """Run the agent for ``frames`` frames of a clear start of night; its journal lines."""
-    config = ObservatoryConfig(
-        rig="seestar_s50",
-        size=(480, 360),
-        scenario=SCENARIO_DIR / "night-with-faults.yaml",
-        time_scale=50.0,
-        seed=seed,
-        auto_connect=True,
-    )
-    async with (
-        Observatory(config) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    config = seestar_observatory(seed=seed)
+    async with serving(config) as (_observatory, server):
         profile = sequence_profile(server.port)
         assert profile.quality.min_transparency is not None
         agent = Agent(

@@ -18,10 +18,9 @@ from astroiqa_indi.agent import Agent, AgentState, LiveView
 from astroiqa_indi.config import Profile
 from astroiqa_indi.grading import Grader
 from astroiqa_indi.indi import IndiClient
-from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
-from simulators.sky import SCENARIO_DIR
+from simulators.observatory import ObservatoryConfig
 from tests._faults import grade_failing_on
-from tests.agent._support import sequence_profile
+from tests.agent._support import seestar_observatory, sequence_profile, serving
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -31,14 +30,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 
 def _config(*, time_scale: float = 50.0, scenario: str | None = None) -> ObservatoryConfig:
-    return ObservatoryConfig(
-        rig="seestar_s50",
-        size=(480, 360),
-        scenario=SCENARIO_DIR / scenario if scenario else None,
-        time_scale=time_scale,
-        seed=3,
-        auto_connect=True,
-    )
+    return seestar_observatory(scenario=scenario, time_scale=time_scale)
 
 
 def _with(profile: Profile, **policy: Any) -> Profile:
@@ -65,10 +57,7 @@ def grader() -> Grader:
 async def test_a_counted_sequence_ends_the_session_once_its_frames_are_graded(
     tmp_path: Path, grader: Grader
 ) -> None:
-    async with (
-        Observatory(_config()) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    async with serving(_config()) as (observatory, server):
         profile = _counted(sequence_profile(server.port), 3)
         agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
         summary = await asyncio.wait_for(agent.run(), 120)  # no max_frames, no stop()
@@ -83,10 +72,7 @@ async def test_a_stop_aborts_the_exposure_under_way_and_keeps_every_frame(
     tmp_path: Path, grader: Grader
 ) -> None:
     # 20 s exposures in real time: the stop lands while the second one runs.
-    async with (
-        Observatory(_config(time_scale=1.0)) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    async with serving(_config(time_scale=1.0)) as (observatory, server):
         profile = _with(sequence_profile(server.port, exposure_s=20.0), actions=())
         agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
         running = asyncio.create_task(agent.run())
@@ -101,9 +87,9 @@ async def test_a_stop_aborts_the_exposure_under_way_and_keeps_every_frame(
 
 
 async def test_abort_on_bad_aborts_when_the_policy_pauses(tmp_path: Path, grader: Grader) -> None:
-    async with (
-        Observatory(_config(time_scale=5.0, scenario="night-with-faults.yaml")) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+    async with serving(_config(time_scale=5.0, scenario="night-with-faults.yaml")) as (
+        observatory,
+        server,
     ):
         async with IndiClient(port=server.port, fail_fast=True) as indi:
             # The night's very_bad_tracking segment (120-150 s), then clouds.
@@ -133,10 +119,7 @@ async def test_abort_on_bad_aborts_when_the_policy_pauses(tmp_path: Path, grader
 async def test_a_pause_by_command_holds_until_a_resume_by_command(
     tmp_path: Path, grader: Grader
 ) -> None:
-    async with (
-        Observatory(_config()) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    async with serving(_config()) as (_observatory, server):
         profile = _with(
             sequence_profile(server.port), actions=("alert", "pause_sequence"), resume_after_good=2
         )
@@ -164,10 +147,7 @@ async def test_a_frame_the_grader_fails_on_is_kept_and_the_night_goes_on(
     tmp_path: Path, grader: Grader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Grader, "grade", grade_failing_on(2))
-    async with (
-        Observatory(_config()) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    async with serving(_config()) as (_observatory, server):
         profile = _counted(sequence_profile(server.port), 4)
         agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
         summary = await asyncio.wait_for(agent.run(), 120)
@@ -186,10 +166,7 @@ async def test_phd2_that_goes_away_is_alerted_and_connected_again(
     def events() -> list[dict[str, Any]]:
         return [r for r in _lines(tmp_path / "journal.jsonl") if r["kind"] == "event"]
 
-    async with (
-        Observatory(_config()) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    async with serving(_config()) as (_observatory, server):
         async with Phd2Simulator(port=0, cadence_s=0.2) as phd2:
             port = phd2.port
             profile = dataclasses.replace(
@@ -221,8 +198,7 @@ async def test_guiding_after_phd2_is_back_is_as_the_session_is(
         return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
 
     async with (
-        Observatory(_config()) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+        serving(_config()) as (_observatory, server),
         Phd2Simulator(port=0, cadence_s=0.2, exposure_s=0.2) as phd2,
     ):
         async with Phd2Client("127.0.0.1", phd2.port) as operator:
@@ -266,10 +242,7 @@ async def test_a_frame_still_grading_at_the_stop_deadline_is_kept(
 
     monkeypatch.setattr(Grader, "grade", slow_second)
     monkeypatch.setattr(_agent, "_FINISH_WITHIN_S", 2.0)
-    async with (
-        Observatory(_config()) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    async with serving(_config()) as (_observatory, server):
         profile = _with(sequence_profile(server.port), actions=())
         agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
         running = asyncio.create_task(agent.run())

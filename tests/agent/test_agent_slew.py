@@ -16,9 +16,7 @@ import pytest
 from astroiqa_indi.agent import Agent, LiveView
 from astroiqa_indi.grading import Grader
 from astroiqa_indi.indi import IndiClient
-from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
-from simulators.sky import SCENARIO_DIR
-from tests.agent._support import sequence_profile
+from tests.agent._support import seestar_observatory, sequence_profile, serving
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -26,20 +24,9 @@ _BEFORE = 6  # frames graded before the slew
 
 
 async def test_a_slew_starts_a_new_reference_and_raises_no_false_cloud(tmp_path: Path) -> None:
-    config = ObservatoryConfig(
-        rig="seestar_s50",
-        size=(480, 360),
-        scenario=SCENARIO_DIR / "night-with-faults.yaml",
-        time_scale=50.0,
-        seed=3,
-        auto_connect=True,
-        truth_log=tmp_path / "truth.jsonl",
-    )
+    config = seestar_observatory(truth_log=tmp_path / "truth.jsonl")
     out = tmp_path / "session"
-    async with (
-        Observatory(config) as observatory,
-        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
-    ):
+    async with serving(config) as (observatory, server):
         # 10 s subs, 0.2 s at this time scale: the sequence cannot run far ahead of the
         # grading (its queue would drop frames) on a busy machine.
         profile = sequence_profile(server.port, exposure_s=10.0)
