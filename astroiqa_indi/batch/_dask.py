@@ -9,6 +9,7 @@ file path, which must name the same file on the workers as here (a shared file s
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ __all__ = ["DaskBackend", "GraderPlugin"]
 
 # Graders loaded by the plugin in this worker process, by run token.
 _GRADERS: dict[str, tuple[Grader, WorkerSetup]] = {}
+_POLL_S = 0.01
 
 
 class GraderPlugin(distributed.WorkerPlugin):
@@ -157,6 +159,15 @@ class DaskBackend:
         )
         self._futures.add(future)
         self._completed.add(future)
+
+    def wait(self, timeout: float) -> bool:
+        # as_completed has no timed wait; a short poll keeps Ctrl-C out of its lock.
+        deadline = time.monotonic() + timeout
+        while not self._completed.has_ready():
+            if not self._futures or time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_S)
+        return True
 
     def next_outcome(self) -> Outcome:
         if not self._futures:

@@ -8,10 +8,11 @@ Both backends (and the Dask one) have the same small surface, used by the runner
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import multiprocessing
 import os
 import signal
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +28,7 @@ __all__ = ["Backend", "InlineBackend", "ProcessBackend"]
 
 # Seconds a worker may take to start (import TensorFlow, load the model).
 _START_TIMEOUT_S = 600.0
+_WAIT_S = 0.25
 
 
 class Backend(Protocol):
@@ -51,6 +53,10 @@ class Backend(Protocol):
     def description(self) -> str: ...
 
     def submit(self, path: str) -> None: ...
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a result; True when ``next_outcome`` won't block."""
+        ...
 
     def next_outcome(self) -> Outcome: ...
 
@@ -98,6 +104,10 @@ class InlineBackend:
         if self._grader is None:
             raise RuntimeError("InlineBackend is not started")
         return grade_file(self._queue.popleft(), self._grader, self._setup)
+
+    def wait(self, timeout: float) -> bool:
+        # The file is graded by next_outcome itself, in this process.
+        return bool(self._queue)
 
     def cancel_pending(self) -> int:
         # Nothing runs in the background: everything queued is pending.
@@ -221,11 +231,19 @@ class ProcessBackend:
             raise RuntimeError("ProcessBackend is not started")
         self._futures.add(self._executor.submit(_grade_in_process, path))
 
-    def next_outcome(self) -> Outcome:
-        if not self._done:
-            done, _ = wait(self._futures, return_when=FIRST_COMPLETED)
+    def wait(self, timeout: float) -> bool:
+        if not self._done and self._futures:
+            done, _ = concurrent.futures.wait(
+                self._futures, timeout=timeout, return_when=FIRST_COMPLETED
+            )
             self._futures -= done
             self._done.extend(done)
+        return bool(self._done)
+
+    def next_outcome(self) -> Outcome:
+        while not self.wait(_WAIT_S):
+            if not self._futures:
+                raise RuntimeError("nothing submitted")
         return self._done.popleft().result()
 
     def cancel_pending(self) -> int:

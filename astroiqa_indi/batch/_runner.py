@@ -70,6 +70,8 @@ FrameCallback = Callable[[FrameResult], None]
 
 # At most this share of a run's time goes to rewriting the transparency reference.
 _SAVE_SHARE = 0.05
+# How often a wait for a worker's result looks for a Ctrl-C that came meanwhile.
+_POLL_S = 0.2
 
 
 class _RateColumn(ProgressColumn):
@@ -329,6 +331,20 @@ class _InOrder:
         self._advance()
 
 
+def _next_outcome(backend: Backend, interrupts: _Interrupts) -> Outcome:
+    """The backend's next result; a Ctrl-C that comes while waiting for it is raised here.
+
+    The wait is shielded and polled: a KeyboardInterrupt raised inside the futures'
+    own lock handling (concurrent.futures.wait takes each future's lock in turn) can
+    leave a lock held, and the pool's shutdown then waits for ever.
+    """
+    while True:
+        with interrupts.shielded():
+            ready = backend.wait(_POLL_S)
+        if ready:
+            return backend.next_outcome()
+
+
 def _drive(
     backend: Backend, todo: list[Path], run: _Run, advance: Callable[[], None]
 ) -> tuple[bool, int]:
@@ -342,14 +358,14 @@ def _drive(
                 key = pending.popleft()
                 backend.submit(key)
                 outcomes.submitted(key)
-            outcomes.finished(backend.next_outcome())
+            outcomes.finished(_next_outcome(backend, run.interrupts))
     except KeyboardInterrupt:
         backend.cancel_pending()
         pending.clear()
         try:
             # Files already being read: wait for them and keep their results.
             while backend.in_flight:
-                outcomes.finished(backend.next_outcome())
+                outcomes.finished(_next_outcome(backend, run.interrupts))
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: stop waiting
         outcomes.flush()

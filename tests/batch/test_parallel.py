@@ -66,19 +66,20 @@ def test_ctrl_c_stops_worker_processes_cleanly(
     report = tmp_path / "archive.csv"
     command = [sys.executable, "-m", "astroiqa_indi", "grade", str(folder), "-r"]
     command += ["--jobs", "2", "--json", "--report", str(report), "--model", str(tiny_model)]
-    child = subprocess.Popen(
+    # The with-block closes the pipes even when the test fails, so a failure stays here.
+    with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
-    )
-    try:
-        assert child.stdout is not None
-        first = child.stdout.readline()  # blocks until the first frame is recorded
-        assert first.startswith("{"), first
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    ) as child:
+        try:
+            assert child.stdout is not None
+            first = child.stdout.readline()  # blocks until the first frame is recorded
+            assert first.startswith("{"), first
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
     assert child.returncode == 130, err[-2000:]
     assert "interrupted" in err
     raw = report.read_bytes()
