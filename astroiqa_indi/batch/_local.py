@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import logging
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,11 +26,15 @@ if TYPE_CHECKING:
 
     from astroiqa_indi.grading import Grader
 
-__all__ = ["Backend", "InlineBackend", "ProcessBackend"]
+__all__ = ["Backend", "InlineBackend", "ProcessBackend", "stop_pool"]
+
+log = logging.getLogger(__name__)
 
 # Seconds a worker may take to start (import TensorFlow, load the model).
 _START_TIMEOUT_S = 600.0
 _WAIT_S = 0.25
+# Workers still there this long after the pool was told to stop are killed.
+_STOP_TIMEOUT_S = 60.0
 
 
 class Backend(Protocol):
@@ -160,6 +166,36 @@ def _grade_in_process(path: str) -> Outcome:
     return grade_file(path, state.grader, state.setup)
 
 
+def stop_pool(
+    executor: ProcessPoolExecutor,
+    workers: list[multiprocessing.process.BaseProcess],
+    *,
+    within: float,
+) -> bool:
+    """Shut ``executor`` down, waiting up to ``within`` s; then kill ``workers``.
+
+    A run must end when it is over or interrupted, even if a worker process does not
+    (stuck in a native library, or at its exit). Returns whether it stopped in time.
+    """
+    stopper = threading.Thread(
+        target=executor.shutdown,
+        kwargs={"wait": True, "cancel_futures": True},
+        name="astroiqa-pool-stop",
+        daemon=True,
+    )
+    stopper.start()
+    stopper.join(within)
+    if not stopper.is_alive():
+        return True
+    for process in workers:
+        if process.is_alive():
+            log.warning("worker process %s did not stop in %.0f s: killed", process.pid, within)
+            process.kill()
+    # With its workers gone the pool is broken, and its manager thread ends.
+    stopper.join(within)
+    return False
+
+
 class ProcessBackend:
     """A pool of ``jobs`` worker processes, each loading the model once.
 
@@ -176,12 +212,14 @@ class ProcessBackend:
         self._executor: ProcessPoolExecutor | None = None
         self._futures: set[Future[Outcome]] = set()
         self._done: collections.deque[Future[Outcome]] = collections.deque()
+        self._workers: list[multiprocessing.process.BaseProcess] = []
 
     def __enter__(self) -> ProcessBackend:
         if self._executor is not None:
             raise RuntimeError("ProcessBackend is already started")
         context = multiprocessing.get_context("spawn")
         ready = context.Semaphore(0)
+        before = set(multiprocessing.active_children())
         self._executor = ProcessPoolExecutor(
             max_workers=self._jobs,
             mp_context=context,
@@ -201,6 +239,7 @@ class ProcessBackend:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
             raise
+        self._workers = [p for p in multiprocessing.active_children() if p not in before]
         return self
 
     def __exit__(
@@ -210,7 +249,7 @@ class ProcessBackend:
         tb: TracebackType | None,
     ) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            stop_pool(self._executor, self._workers, within=_STOP_TIMEOUT_S)
             self._executor = None
 
     @property

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from astroiqa_indi.batch import BatchOptions, grade_paths, read_report
+from astroiqa_indi.batch._local import stop_pool
 from tests.batch._tree import Tree
 
 pytestmark = pytest.mark.slow
@@ -107,3 +111,32 @@ def test_ctrl_c_stops_worker_processes_cleanly(
     assert resumed.already_done == len(rows)
     paths = [r.path for r in read_report(report)]
     assert sorted(paths) == sorted(os.path.abspath(p) for p in folder.rglob("*.fits"))
+
+
+def _stuck() -> None:
+    time.sleep(600)  # a worker that never comes back (a native library hung)
+
+
+def test_a_worker_that_does_not_stop_is_killed_and_the_pool_still_stops() -> None:
+    context = multiprocessing.get_context("spawn")
+    before = set(multiprocessing.active_children())
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    started = executor.submit(os.getpid)
+    pid = started.result(timeout=60)
+    workers = [p for p in multiprocessing.active_children() if p not in before]
+    assert [p.pid for p in workers] == [pid]
+    executor.submit(_stuck)
+    began = time.monotonic()
+    assert stop_pool(executor, workers, within=1.0) is False
+    assert time.monotonic() - began < 30
+    assert not workers[0].is_alive()
+
+
+def test_an_idle_pool_stops_without_killing() -> None:
+    context = multiprocessing.get_context("spawn")
+    before = set(multiprocessing.active_children())
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    assert executor.submit(abs, -3).result(timeout=60) == 3
+    workers = [p for p in multiprocessing.active_children() if p not in before]
+    assert stop_pool(executor, workers, within=60.0) is True
+    assert not workers[0].is_alive() and workers[0].exitcode == 0
