@@ -219,6 +219,9 @@ class Agent:
         self._sequence_resumed.set()
         # The sequence's exposure under way: True when its BLOB came, False when aborted.
         self._next_blob: asyncio.Future[bool] | None = None
+        # BLOBs read before this instant belong to an aborted exposure, or an earlier
+        # one: they are graded, but do not count as the frame of the exposure now due.
+        self._blobs_since: datetime | None = None
         self._counter = itertools.count(1)
         self._rows: list[ReportRow] = []
         self._last_frame: _GradedFrame | None = None
@@ -375,11 +378,21 @@ class Agent:
         """Abort the camera's exposure; the sequence stops waiting for its frame (none
         will come) and goes on. Raises what ``set_switch`` raises."""
         assert self._indi is not None
-        await self._indi.set_switch(
-            self.profile.indi.ccd_device, "CCD_ABORT_EXPOSURE", {"ABORT": True}, timeout=timeout
-        )
-        if self._next_blob is not None and not self._next_blob.done():
-            self._next_blob.set_result(False)
+        try:
+            # Waiting for the driver's answer matters: a frame it had finished and sent
+            # before taking the abort is read before that answer, so it is known for
+            # the aborted exposure's frame and not taken for the next one's.
+            await self._indi.set_switch(
+                self.profile.indi.ccd_device,
+                "CCD_ABORT_EXPOSURE",
+                {"ABORT": True},
+                wait=True,
+                timeout=timeout,
+            )
+        finally:
+            self._blobs_since = datetime.now(UTC)
+            if self._next_blob is not None and not self._next_blob.done():
+                self._next_blob.set_result(False)
 
     def _finish(self) -> None:
         self._state = AgentState.STOPPING
@@ -440,7 +453,8 @@ class Agent:
                     )
                 )
             self._queue.put_nowait(arrival)
-            if self._next_blob is not None and not self._next_blob.done():
+            due = self._blobs_since is None or blob.received_at >= self._blobs_since
+            if due and self._next_blob is not None and not self._next_blob.done():
                 self._next_blob.set_result(True)
 
     async def _grade_loop(self) -> None:

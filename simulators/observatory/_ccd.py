@@ -25,6 +25,7 @@ from simulators.observatory._device import (
     AnyVector,
     Device,
     Emit,
+    NewCommand,
     Spawn,
 )
 from simulators.observatory._frames import (
@@ -98,6 +99,7 @@ class Ccd(Device):
         mount_status: Callable[[], MountStatus | None],
         time_scale: float = 1.0,
         upload_dir: Path | None = None,
+        readout_s: float = 0.0,
     ) -> None:
         super().__init__(name, emit=emit, spawn=spawn, interface=2, driver_name="AstroIQA CCD")
         if time_scale <= 0:
@@ -111,7 +113,13 @@ class Ccd(Device):
         self._mount_status = mount_status
         self._time_scale = time_scale
         self._exposure_task: asyncio.Task[None] | None = None
+        self._readout_s = readout_s
+        # Requests that came while a frame was read out, answered once it is uploaded.
+        self._held: list[NewCommand] | None = None
         self.frames_sent = 0
+        # Exposures cancelled by a new CCD_EXPOSURE request rather than an abort: a
+        # client that does this has lost track of its own exposure.
+        self.exposures_replaced = 0
         w, h = camera.width, camera.height
         self.exposure = NumberVector(
             device=name,
@@ -407,10 +415,17 @@ class Ccd(Device):
 
     # ------------------------------------------------------------------ exposure
 
+    def handle(self, command: NewCommand) -> None:
+        if self._held is not None:
+            self._held.append(command)
+        else:
+            super().handle(command)
+
     def _start_exposure(self, seconds: float) -> str:
         if self.exposing:
             assert self._exposure_task is not None
             self._exposure_task.cancel()
+            self.exposures_replaced += 1
         self.exposure.state = State.BUSY
         self._exposure_task = self.spawn(self._expose(seconds), "exposure")
         return f"Taking a {seconds:g} s exposure."
@@ -464,7 +479,10 @@ class Ccd(Device):
                 self.exposure["CCD_EXPOSURE_VALUE"].value = round(left, 3)
                 self.send(self.exposure)
             result = await render
-            await self._upload(request, result)
+            if self._readout_s:
+                await self._read_out(request, result)
+            else:
+                await self._upload(request, result)
         except asyncio.CancelledError:
             render.cancel()
             raise
@@ -485,6 +503,21 @@ class Ccd(Device):
         self.exposure["CCD_EXPOSURE_VALUE"].value = 0
         self.exposure.state = State.OK
         self.send(self.exposure, "Exposure done.")
+
+    async def _read_out(self, request: ExposureRequest, result: ExposureResult) -> None:
+        """Read out and upload, deaf to requests meanwhile (they are answered after)."""
+        self._held = []
+        try:
+            await asyncio.sleep(self._readout_s)
+            await self._upload(request, result)
+        finally:
+            held, self._held = self._held, None
+            # After "Exposure done." (sent by the caller once this returns): in order.
+            asyncio.get_running_loop().call_soon(self._answer_held, held)
+
+    def _answer_held(self, held: list[NewCommand]) -> None:
+        for command in held:
+            self.handle(command)
 
     @property
     def _saves_locally(self) -> bool:

@@ -58,6 +58,11 @@ class ObservatoryConfig:
         Start with both devices connected (real hardware starts disconnected).
     upload_dir
         Initial UPLOAD_DIR of the camera (default: ``$HOME``).
+    readout_s
+        Wall-clock seconds the camera spends reading a frame out once its shutter
+        closes (a USB camera's download, a slow link). Like a libindi driver, whose
+        one thread is busy meanwhile, it answers no request until the frame is
+        uploaded: an abort then comes too late, and a new exposure waits.
     """
 
     ccd_name: str = "AstroIQA CCD"
@@ -70,6 +75,7 @@ class ObservatoryConfig:
     truth_log: Path | None = None
     auto_connect: bool = False
     upload_dir: Path | None = None
+    readout_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.ccd_name or not self.mount_name or self.ccd_name == self.mount_name:
@@ -82,6 +88,8 @@ class ObservatoryConfig:
             raise ValueError(f"time_scale must be positive, got {self.time_scale}")
         if self.seed < 0:
             raise ValueError("seed must be non-negative")
+        if not 0 <= self.readout_s <= 600:
+            raise ValueError(f"readout_s must be within 0..600, got {self.readout_s}")
 
 
 class ObservatoryState(enum.Enum):
@@ -147,6 +155,7 @@ class Observatory:
             mount_status=lambda: self._mount.status() if self._mount is not None else None,
             time_scale=cfg.time_scale,
             upload_dir=cfg.upload_dir,
+            readout_s=cfg.readout_s,
         )
         player.on_change(self._poke.set)
         self.state = ObservatoryState.RUNNING

@@ -128,6 +128,15 @@ def add_config_arguments(
         metavar="DIR",
         help="initial UPLOAD_DIR for local uploads (env ASTROIQA_SIM_UPLOAD_DIR)",
     )
+    readout = default("READOUT_S")
+    group.add_argument(
+        "--readout",
+        type=float,
+        default=float(readout) if readout else 0.0,
+        metavar="SECONDS",
+        help="real seconds to read each frame out, deaf to requests meanwhile, as a "
+        "libindi driver is (env ASTROIQA_SIM_READOUT_S; default 0)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ObservatoryConfig:
@@ -146,4 +155,5 @@ def config_from_args(args: argparse.Namespace) -> ObservatoryConfig:
         truth_log=Path(args.truth_log) if args.truth_log else None,
         auto_connect=args.auto_connect,
         upload_dir=Path(args.upload_dir) if args.upload_dir else None,
+        readout_s=args.readout,
     )

@@ -116,6 +116,37 @@ async def test_abort_on_bad_aborts_when_the_policy_pauses(tmp_path: Path, grader
     assert "abort_exposure" in acted  # sent, and the camera took it
 
 
+async def test_a_frame_read_out_when_the_policy_aborts_is_not_taken_for_the_next(
+    tmp_path: Path, grader: Grader
+) -> None:
+    # The camera reads each frame out for 1.5 s and, like a libindi driver, answers
+    # nothing meanwhile; a 5 s sub at 100x is exposed in 0.05 s. So the policy's abort,
+    # sent once a frame is graded, lands in the next frame's read-out: that frame still
+    # comes, before the abort's answer. Taken for the frame of the exposure asked for
+    # next, it used to put the sequence one frame ahead of the camera for the rest of
+    # the night, each new request cancelling the exposure under way.
+    config = dataclasses.replace(
+        _config(time_scale=100.0, scenario="night-with-faults.yaml"), readout_s=1.5
+    )
+    async with serving(config) as (observatory, server):
+        async with IndiClient(port=server.port, fail_fast=True) as indi:
+            await indi.set_number(observatory.ccd.name, "SIM_TIME", {"ELAPSED_S": 125}, wait=True)
+        base = _with(
+            sequence_profile(server.port, exposure_s=5.0), actions=("alert", "pause_sequence")
+        )
+        profile = dataclasses.replace(base, indi=dataclasses.replace(base.indi, abort_on_bad=True))
+        agent = Agent(
+            profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False), max_frames=8
+        )
+        await asyncio.wait_for(agent.run(), 180)
+        replaced = observatory.ccd.exposures_replaced
+    lines = _lines(tmp_path / "journal.jsonl")
+    acted = [a for r in lines if r["kind"] == "frame" for a in r["actions"]]
+    assert "abort_exposure" in acted
+    assert replaced == 0
+    assert not [r for r in lines if r.get("event") in ("exposure_error", "action_error")]
+
+
 async def test_a_pause_by_command_holds_until_a_resume_by_command(
     tmp_path: Path, grader: Grader
 ) -> None:

@@ -70,6 +70,21 @@ async def test_discovers_devices_and_properties(indi_server: IndiServer) -> None
         assert indi.stats.protocol_errors == 0
 
 
+async def test_an_abort_is_answered_and_the_exposure_ends_without_a_frame(
+    indi_server: IndiServer,
+) -> None:
+    # The agent waits for this answer before its next exposure (docs/indi.md).
+    async with IndiClient(port=indi_server.port) as indi:
+        await connect_device(indi, CCD)
+        stream = indi.blobs(device=CCD)
+        await start_exposure(indi, 2.0)
+        await indi.wait_for(CCD, "CCD_EXPOSURE", state=PropertyState.BUSY)
+        answer = await indi.set_switch(CCD, "CCD_ABORT_EXPOSURE", {"ABORT": True}, wait=True)
+        assert answer is not None and answer.state is PropertyState.OK
+        await asyncio.sleep(4.0)  # twice the exposure: its frame would be here by now
+        assert stream.pending == 0
+
+
 @pytest.mark.slow
 async def test_exposure_has_real_stars_and_defocus_bloats_them(indi_server: IndiServer) -> None:
     async with IndiClient(port=indi_server.port) as indi:

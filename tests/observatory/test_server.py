@@ -13,6 +13,7 @@ from astropy.io import fits
 
 from astroiqa_indi.errors import IndiError
 from astroiqa_indi.indi import Blob, IndiClient, PropertyState, PropertyVector
+from simulators.observatory import Observatory, ObservatoryConfig, ObservatoryServer
 from tests.observatory._raw import RawClient, is_
 from tests.observatory.conftest import CCD, MOUNT, Served
 
@@ -120,6 +121,34 @@ async def test_abort_stops_the_exposure_without_a_frame(served: Served) -> None:
         assert blob.format == ".fits"
         assert blobs.pending == 1  # the aborted exposure left nothing behind
     assert len(served.truth_log.read_text().splitlines()) == 1
+
+
+async def test_an_abort_during_read_out_comes_too_late_and_a_new_exposure_waits() -> None:
+    config = ObservatoryConfig(
+        rig="refractor80_asi2600mm", size=(128, 128), time_scale=100.0, seed=3, readout_s=1.0
+    )
+    async with (
+        Observatory(config) as observatory,
+        ObservatoryServer(observatory, host="127.0.0.1", port=0) as server,
+        IndiClient(port=server.port, fail_fast=True) as indi,
+    ):
+        await _connect(indi)
+        blobs = indi.blobs(device=CCD)
+        await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10})
+        await asyncio.sleep(0.5)  # shutter closed after 0.1 s: reading out
+        assert observatory.ccd.exposing
+        answer = await indi.set_switch(CCD, "CCD_ABORT_EXPOSURE", {"ABORT": True}, wait=True)
+        assert answer is not None and answer.state is PropertyState.OK
+        assert blobs.pending == 1  # the frame came first, and whole
+        await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10})
+        await asyncio.sleep(0.5)
+        await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10})
+        async with asyncio.timeout(10):
+            while blobs.pending < 3:
+                await asyncio.sleep(0.05)
+        # The second request came during a read-out: it waited, and replaced nothing.
+        assert observatory.ccd.exposures_replaced == 0
+        assert observatory.ccd.frames_sent == 3
 
 
 async def test_local_upload_writes_a_file_and_sends_no_blob(served: Served) -> None:
