@@ -176,7 +176,12 @@ def build_profile(
         if file is None and lines is None:
             raise
         line = _line_of(exc.key, lines) if lines is not None else None
-        raise ProfileError(exc.detail, file=file, line=line, key=exc.key) from exc
+        detail = exc.detail
+        if lines is not None and exc.key and exc.key not in lines and "out of range" in detail:
+            # A limit set by another key (pause_after <= window): say which value is
+            # the culprit when the user never wrote this one.
+            detail += "; the file does not set it, so this is its default"
+        raise ProfileError(detail, file=file, line=line, key=exc.key) from exc
 
 
 def _line_of(key: str | None, lines: Mapping[str, int]) -> int | None:

@@ -69,6 +69,18 @@ def test_wrong_type_names_the_line_of_the_key(tmp_path: Path) -> None:
     assert "expected an integer, got string 'seventy'" in exc.detail
 
 
+def test_a_default_out_of_range_of_a_key_the_user_set_says_it_is_the_default(
+    tmp_path: Path,
+) -> None:
+    # window: 1 makes the default pause_after (2) too large; the user never wrote it.
+    exc = _load_error(tmp_path, "name: rig\npolicy:\n  window: 1\n")
+    assert (exc.line, exc.key) == (2, "policy.pause_after")
+    assert "window (1), got 2; the file does not set it, so this is its default" in exc.detail
+    written = _load_error(tmp_path, "name: rig\npolicy:\n  window: 1\n  pause_after: 2\n")
+    assert (written.line, written.key) == (4, "policy.pause_after")
+    assert "default" not in written.detail
+
+
 def test_boolean_is_not_an_integer(tmp_path: Path) -> None:
     exc = _load_error(tmp_path, _rig(port="yes"))  # YAML 1.1: yes is a boolean
     assert (exc.line, exc.key) == (6, "indi.port")
