@@ -27,7 +27,9 @@ from astroiqa_indi._files import write_atomically
 from astroiqa_indi.actions import (
     GuideRms,
     GuideStepEvent,
+    Phd2AppState,
     Phd2Client,
+    SettleParams,
     StarLostEvent,
     flag_frame,
 )
@@ -234,6 +236,8 @@ class Agent:
         self._in_hand: list[_InHand] = []  # frames being graded and handled right now
         self._held = False  # paused by a command: only a command resumes
         self._guider_paused = False  # PHD2's pause is ours to lift
+        # After guiding resumes: PHD2 settling, which the sequence's next frame awaits.
+        self._settling: asyncio.Task[None] | None = None
         self._last_rms: GuideRms | None = None
         self._save_failing = False
 
@@ -347,6 +351,7 @@ class Agent:
     async def _wind_down(self, tasks: list[asyncio.Task[None]]) -> None:
         """Stop taking frames, finish the ones in hand, keep the ones not graded."""
         grading = {t for t in tasks if t.get_name().startswith("agent-grade")}
+        self._stop_settling()
         for task in tasks:
             if task not in grading:
                 task.cancel()
@@ -713,8 +718,15 @@ class Agent:
                 if self._guider is None:
                     # Told, and made good when PHD2 is back (_guider_watch).
                     raise GuiderError("PHD2 is not connected")
+                self._stop_settling()
                 await (self._guider.pause() if pause else self._guider.resume())
                 self._guider_paused = pause
+                if not pause and self._guider.app_state is Phd2AppState.GUIDING:
+                    # Only a guider that is guiding settles: a guide call would start
+                    # guiding (and calibrating) one the user left looping or stopped.
+                    self._settling = asyncio.create_task(
+                        self._settle(self._guider), name="agent-phd2-settle"
+                    )
                 return True
             if action == "pause_sequence" and self.profile.indi.mode == "sequence":
                 if pause:
@@ -729,6 +741,36 @@ class Agent:
             self.summary.action_errors += 1
             self._event("action_error", f"{action} failed: {exc}")
         return False
+
+    async def _settle(self, guider: Phd2Client) -> None:
+        """Ask PHD2 to settle (a ``guide`` while guiding only settles) and say how it went.
+
+        Stars guided back into place trail while the mount catches up: the sequence
+        takes its next frame once this ends (or fails; it is told and the night goes
+        on, and a trailed frame is graded as such).
+        """
+        cfg = self.profile.phd2
+        assert cfg is not None
+        params = SettleParams(
+            pixels=cfg.settle_pixels, time=cfg.settle_time_s, timeout=cfg.settle_timeout_s
+        )
+        started = time.monotonic()
+        try:
+            await guider.guide(params)
+        except GuiderError as exc:
+            self._event("settle_failed", f"guiding did not settle after resuming: {exc}")
+            return
+        took = time.monotonic() - started
+        self._event(
+            "guiding_settled",
+            f"guiding settled after resuming, in {took:.1f} s",
+            seconds=round(took, 2),
+        )
+
+    def _stop_settling(self) -> None:
+        if self._settling is not None and not self._settling.done():
+            self._settling.cancel()
+        self._settling = None
 
     def _raise_alert(self, alert: Alert, *, reason: str = "") -> None:
         self.summary.alerts += 1
@@ -811,6 +853,8 @@ class Agent:
         taken = 0
         loop = asyncio.get_running_loop()
         while cfg.count == 0 or taken < cfg.count:
+            if self._sequence_resumed.is_set() and self._settling is not None:
+                await asyncio.wait({self._settling})  # never raises: it reports itself
             self._probe_pending = not self._sequence_resumed.is_set()
             self._next_blob = loop.create_future()
             reconnects = self._indi.stats.reconnects

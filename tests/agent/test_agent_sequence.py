@@ -255,6 +255,50 @@ async def test_guiding_after_phd2_is_back_is_as_the_session_is(
         await asyncio.wait_for(running, 60)
 
 
+async def test_after_guiding_resumes_the_sequence_waits_for_phd2_to_settle(
+    tmp_path: Path, grader: Grader
+) -> None:
+    from astroiqa_indi.actions import Phd2Client, SettleParams
+    from astroiqa_indi.config import Phd2Settings
+    from simulators.phd2 import Phd2Simulator
+
+    def events() -> list[str]:
+        return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
+
+    async with (
+        serving(_config()) as (observatory, server),
+        Phd2Simulator(port=0, cadence_s=0.2, exposure_s=1.0) as phd2,
+    ):
+        async with Phd2Client("127.0.0.1", phd2.port) as operator:
+            await operator.guide(SettleParams(pixels=3.0, time=0.2, timeout=30.0))
+        settings = Phd2Settings(
+            host="127.0.0.1", port=phd2.port, settle_pixels=3.0, settle_time_s=3.0
+        )
+        profile = _with(
+            dataclasses.replace(sequence_profile(server.port), phd2=settings),
+            actions=("alert", "pause_guiding", "pause_sequence"),
+        )
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        running = asyncio.create_task(agent.run())
+        await _until(lambda: agent.summary.frames >= 1)
+        await agent._on_command("pause")
+        await _until(lambda: phd2.app_state == "Paused", 10)
+        await agent._on_command("resume")
+        # While PHD2 settles (3 simulated s: 0.6 s here), the camera, which takes a
+        # frame in 0.02 s, gets no new exposure; the one under way may finish.
+        started = observatory.ccd.frames_sent
+        async with asyncio.timeout(30):
+            while "guiding_settled" not in events():
+                assert observatory.ccd.frames_sent <= started + 1
+                await asyncio.sleep(0.02)
+        await _until(lambda: observatory.ccd.frames_sent >= started + 3, 30)  # then on
+        agent.stop()
+        await asyncio.wait_for(running, 60)
+    settled = [r for r in _lines(tmp_path / "journal.jsonl") if r.get("event") == "guiding_settled"]
+    assert len(settled) == 1 and settled[0]["seconds"] >= 0.4
+    assert phd2.app_state == "Guiding"
+
+
 async def test_a_frame_still_grading_at_the_stop_deadline_is_kept(
     tmp_path: Path, grader: Grader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
