@@ -55,7 +55,7 @@ from astroiqa_indi.grading import (
     load_reference,
     save_reference,
 )
-from astroiqa_indi.indi import Blob, ClientCore, open_client
+from astroiqa_indi.indi import Blob, ClientCore, PropertyState, PropertyVector, open_client
 from astroiqa_indi.reports import ReportRow, plot_session, write_csv
 
 __all__ = ["Agent", "AgentState", "Notifier", "SessionSummary"]
@@ -221,9 +221,9 @@ class Agent:
         self._sequence_resumed.set()
         # The sequence's exposure under way: True when its BLOB came, False when aborted.
         self._next_blob: asyncio.Future[bool] | None = None
-        # BLOBs read before this instant belong to an aborted exposure, or an earlier
-        # one: they are graded, but do not count as the frame of the exposure now due.
-        self._blobs_since: datetime | None = None
+        # Resolves once the camera says the sequence's exposure ran to its end (its
+        # frame is on its way, on the BLOB connection), see _abort_exposure.
+        self._ran_to_end: asyncio.Future[PropertyVector] | None = None
         self._counter = itertools.count(1)
         self._rows: list[ReportRow] = []
         self._last_frame: _GradedFrame | None = None
@@ -361,6 +361,7 @@ class Agent:
                 self._event("exposure_aborted", "aborted the exposure under way: session stopping")
             except (IndiError, TimeoutError) as exc:
                 self._event("action_error", f"could not abort the exposure under way: {exc}")
+        _discard(self._ran_to_end)
         deadline = time.monotonic() + _FINISH_WITHIN_S
         while self._in_hand and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -383,10 +384,9 @@ class Agent:
         """Abort the camera's exposure; the sequence stops waiting for its frame (none
         will come) and goes on. Raises what ``set_switch`` raises."""
         assert self._indi is not None
+        # This exposure's, not the next one's, if its frame comes first.
+        aborted, ran_to_end = self._next_blob, self._ran_to_end
         try:
-            # Waiting for the driver's answer matters: a frame it had finished and sent
-            # before taking the abort is read before that answer, so it is known for
-            # the aborted exposure's frame and not taken for the next one's.
             await self._indi.set_switch(
                 self.profile.indi.ccd_device,
                 "CCD_ABORT_EXPOSURE",
@@ -395,9 +395,13 @@ class Agent:
                 timeout=timeout,
             )
         finally:
-            self._blobs_since = datetime.now(UTC)
-            if self._next_blob is not None and not self._next_blob.done():
-                self._next_blob.set_result(False)
+            # An exposure can end while the abort is on its way: the driver then sends
+            # its frame (on the BLOB connection, which may lag) and tells of the end
+            # before it answers the abort (both on this connection, in order). Such a
+            # frame is waited for as this exposure's; taken for the next one's, it put
+            # the sequence one frame ahead of the camera for the rest of the night.
+            if aborted is not None and not aborted.done() and not _resolved(ran_to_end):
+                aborted.set_result(False)
 
     def _finish(self) -> None:
         self._state = AgentState.STOPPING
@@ -458,8 +462,7 @@ class Agent:
                     )
                 )
             self._queue.put_nowait(arrival)
-            due = self._blobs_since is None or blob.received_at >= self._blobs_since
-            if due and self._next_blob is not None and not self._next_blob.done():
+            if self._next_blob is not None and not self._next_blob.done():
                 self._next_blob.set_result(True)
 
     async def _grade_loop(self) -> None:
@@ -718,12 +721,15 @@ class Agent:
                 if self._guider is None:
                     # Told, and made good when PHD2 is back (_guider_watch).
                     raise GuiderError("PHD2 is not connected")
-                self._stop_settling()
                 await (self._guider.pause() if pause else self._guider.resume())
                 self._guider_paused = pause
-                if not pause and self._guider.app_state is Phd2AppState.GUIDING:
-                    # Only a guider that is guiding settles: a guide call would start
-                    # guiding (and calibrating) one the user left looping or stopped.
+                # Only a guider that is guiding settles: a guide call would start
+                # guiding (and calibrating) one the user left looping or stopped. A
+                # settle still running (a pause came meanwhile) is PHD2's to finish:
+                # a second guide call would be refused.
+                settling = self._settling is not None and not self._settling.done()
+                guiding = self._guider.app_state is Phd2AppState.GUIDING
+                if not pause and guiding and not settling:
                     self._settling = asyncio.create_task(
                         self._settle(self._guider), name="agent-phd2-settle"
                     )
@@ -766,6 +772,13 @@ class Agent:
             f"guiding settled after resuming, in {took:.1f} s",
             seconds=round(took, 2),
         )
+
+    async def _guiding_settled(self) -> None:
+        """Wait while PHD2 settles after a resume; pausing guiding again ends the wait."""
+        while self._settling is not None and not self._settling.done():
+            if self._guider_paused:
+                return
+            await asyncio.wait({self._settling}, timeout=0.5)  # it reports its own end
 
     def _stop_settling(self) -> None:
         if self._settling is not None and not self._settling.done():
@@ -853,12 +866,15 @@ class Agent:
         taken = 0
         loop = asyncio.get_running_loop()
         while cfg.count == 0 or taken < cfg.count:
-            if self._sequence_resumed.is_set() and self._settling is not None:
-                await asyncio.wait({self._settling})  # never raises: it reports itself
+            if self._sequence_resumed.is_set():
+                await self._guiding_settled()
             self._probe_pending = not self._sequence_resumed.is_set()
             self._next_blob = loop.create_future()
             reconnects = self._indi.stats.reconnects
             try:
+                # Watched from before the request, so that its end cannot slip past.
+                _discard(self._ran_to_end)
+                self._ran_to_end = self._indi.next_update(device, "CCD_EXPOSURE", _busy_then_ok())
                 await self._indi.set_number(
                     device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": cfg.exposure_s}, timeout=30.0
                 )
@@ -962,6 +978,37 @@ class Agent:
                         self._journal.event("phd2", phd2_event=name)
         except AstroIQAError as exc:
             self._event("phd2_lost", f"PHD2 connection lost: {exc}")
+
+
+def _busy_then_ok() -> Callable[[PropertyVector], bool]:
+    """Passes CCD_EXPOSURE's first Ok after a Busy: an exposure that ran to its end."""
+    busy = False
+
+    def ran_to_end(vector: PropertyVector) -> bool:
+        nonlocal busy
+        if vector.state is PropertyState.BUSY:
+            busy = True
+            return False
+        if vector.state is PropertyState.OK:
+            return busy
+        busy = False  # Idle or Alert: aborted or failed
+        return False
+
+    return ran_to_end
+
+
+def _resolved(future: asyncio.Future[PropertyVector] | None) -> bool:
+    return (
+        future is not None
+        and future.done()
+        and not future.cancelled()
+        and future.exception() is None
+    )
+
+
+def _discard(future: asyncio.Future[PropertyVector] | None) -> None:
+    if future is not None and not future.cancel() and not future.cancelled():
+        future.exception()  # retrieved: a client closed meanwhile is not an error here
 
 
 def _write_atomically(data: bytes, path: Path) -> OSError | None:

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -166,17 +167,16 @@ def _grade_in_process(path: str) -> Outcome:
     return grade_file(path, state.grader, state.setup)
 
 
-def stop_pool(
-    executor: ProcessPoolExecutor,
-    workers: list[multiprocessing.process.BaseProcess],
-    *,
-    within: float,
-) -> bool:
-    """Shut ``executor`` down, waiting up to ``within`` s; then kill ``workers``.
+def stop_pool(executor: ProcessPoolExecutor, *, within: float) -> bool:
+    """Shut ``executor`` down, waiting up to ``within`` s; then kill its workers.
 
     A run must end when it is over or interrupted, even if a worker process does not
-    (stuck in a native library, or at its exit). Returns whether it stopped in time.
+    (stuck in a native library, or at its exit). A Ctrl-C while waiting kills them at
+    once. Returns whether the pool stopped in time.
     """
+    # The pool's own record of its processes (not public API, stable since 3.8): the
+    # workers it started, and no other child of this process.
+    workers = list((executor._processes or {}).values())
     stopper = threading.Thread(
         target=executor.shutdown,
         kwargs={"wait": True, "cancel_futures": True},
@@ -184,16 +184,25 @@ def stop_pool(
         daemon=True,
     )
     stopper.start()
-    stopper.join(within)
+    try:
+        stopper.join(within)
+    except KeyboardInterrupt:
+        _kill(workers, "interrupted")
+        stopper.join(within)
+        raise
     if not stopper.is_alive():
         return True
-    for process in workers:
-        if process.is_alive():
-            log.warning("worker process %s did not stop in %.0f s: killed", process.pid, within)
-            process.kill()
+    _kill(workers, f"did not stop in {within:.0f} s")
     # With its workers gone the pool is broken, and its manager thread ends.
     stopper.join(within)
     return False
+
+
+def _kill(workers: Sequence[multiprocessing.process.BaseProcess], why: str) -> None:
+    for process in workers:
+        if process.is_alive():
+            log.warning("worker process %s %s: killed", process.pid, why)
+            process.kill()
 
 
 class ProcessBackend:
@@ -212,14 +221,12 @@ class ProcessBackend:
         self._executor: ProcessPoolExecutor | None = None
         self._futures: set[Future[Outcome]] = set()
         self._done: collections.deque[Future[Outcome]] = collections.deque()
-        self._workers: list[multiprocessing.process.BaseProcess] = []
 
     def __enter__(self) -> ProcessBackend:
         if self._executor is not None:
             raise RuntimeError("ProcessBackend is already started")
         context = multiprocessing.get_context("spawn")
         ready = context.Semaphore(0)
-        before = set(multiprocessing.active_children())
         self._executor = ProcessPoolExecutor(
             max_workers=self._jobs,
             mp_context=context,
@@ -239,7 +246,6 @@ class ProcessBackend:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
             raise
-        self._workers = [p for p in multiprocessing.active_children() if p not in before]
         return self
 
     def __exit__(
@@ -249,7 +255,7 @@ class ProcessBackend:
         tb: TracebackType | None,
     ) -> None:
         if self._executor is not None:
-            stop_pool(self._executor, self._workers, within=_STOP_TIMEOUT_S)
+            stop_pool(self._executor, within=_STOP_TIMEOUT_S)
             self._executor = None
 
     @property

@@ -318,6 +318,22 @@ class ClientCore:
             return current
         return await self._wait_update(device, name, wanted, timeout)
 
+    def next_update(
+        self, device: str, name: str, predicate: Callable[[PropertyVector], bool]
+    ) -> asyncio.Future[PropertyVector]:
+        """A future for the first update of ``device.name`` from now on that passes
+        ``predicate`` (the current value does not count).
+
+        ``predicate`` sees every update in the order the server sent them, so it may
+        keep state (Busy, then Ok: an exposure that ran to its end). Registered at
+        once: nothing the server sends after this call is missed. Cancel the future
+        when it is no longer wanted.
+        """
+        self._check_usable()
+        future = self._register(device, name, predicate)
+        future.add_done_callback(lambda f: self._unregister(f, device, name))
+        return future
+
     async def _wait_update(
         self, device: str, name: str, wanted: _Predicate, timeout: float
     ) -> PropertyVector:

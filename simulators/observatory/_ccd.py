@@ -117,9 +117,9 @@ class Ccd(Device):
         # Requests that came while a frame was read out, answered once it is uploaded.
         self._held: list[NewCommand] | None = None
         self.frames_sent = 0
-        # Exposures cancelled by a new CCD_EXPOSURE request rather than an abort: a
-        # client that does this has lost track of its own exposure.
-        self.exposures_replaced = 0
+        # CCD_EXPOSURE requests that came while an exposure was under way (exposing or
+        # read out): a client that sends one has lost track of its own exposure.
+        self.busy_exposure_requests = 0
         w, h = camera.width, camera.height
         self.exposure = NumberVector(
             device=name,
@@ -321,6 +321,11 @@ class Ccd(Device):
         """Whether an exposure is under way."""
         return self._exposure_task is not None and not self._exposure_task.done()
 
+    @property
+    def reading_out(self) -> bool:
+        """Whether a frame is being read out (``readout_s``), requests held meanwhile."""
+        return self._held is not None
+
     def on_disconnect(self) -> None:
         if self.exposing:
             assert self._exposure_task is not None
@@ -416,6 +421,8 @@ class Ccd(Device):
     # ------------------------------------------------------------------ exposure
 
     def handle(self, command: NewCommand) -> None:
+        if command.name == self.exposure.name and self.exposing:
+            self.busy_exposure_requests += 1
         if self._held is not None:
             self._held.append(command)
         else:
@@ -425,7 +432,6 @@ class Ccd(Device):
         if self.exposing:
             assert self._exposure_task is not None
             self._exposure_task.cancel()
-            self.exposures_replaced += 1
         self.exposure.state = State.BUSY
         self._exposure_task = self.spawn(self._expose(seconds), "exposure")
         return f"Taking a {seconds:g} s exposure."
@@ -510,14 +516,20 @@ class Ccd(Device):
         try:
             await asyncio.sleep(self._readout_s)
             await self._upload(request, result)
+        except asyncio.CancelledError:
+            # Disconnected or closing: requests to a camera that is gone go with it.
+            self._held = None
+            raise
         finally:
-            held, self._held = self._held, None
-            # After "Exposure done." (sent by the caller once this returns): in order.
-            asyncio.get_running_loop().call_soon(self._answer_held, held)
+            if self._held is not None:
+                # After "Exposure done." (sent by the caller once this returns).
+                asyncio.get_running_loop().call_soon(self._answer_held)
 
-    def _answer_held(self, held: list[NewCommand]) -> None:
-        for command in held:
-            self.handle(command)
+    def _answer_held(self) -> None:
+        # In arrival order; requests that come meanwhile queue behind the held ones.
+        while self._held:
+            super().handle(self._held.pop(0))
+        self._held = None
 
     @property
     def _saves_locally(self) -> bool:

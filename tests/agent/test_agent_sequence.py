@@ -116,34 +116,33 @@ async def test_abort_on_bad_aborts_when_the_policy_pauses(tmp_path: Path, grader
     assert "abort_exposure" in acted  # sent, and the camera took it
 
 
-async def test_a_frame_read_out_when_the_policy_aborts_is_not_taken_for_the_next(
+async def test_an_exposure_that_ends_as_the_abort_comes_is_waited_for(
     tmp_path: Path, grader: Grader
 ) -> None:
     # The camera reads each frame out for 1.5 s and, like a libindi driver, answers
-    # nothing meanwhile; a 5 s sub at 100x is exposed in 0.05 s. So the policy's abort,
-    # sent once a frame is graded, lands in the next frame's read-out: that frame still
-    # comes, before the abort's answer. Taken for the frame of the exposure asked for
-    # next, it used to put the sequence one frame ahead of the camera for the rest of
-    # the night, each new request cancelling the exposure under way.
-    config = dataclasses.replace(
-        _config(time_scale=100.0, scenario="night-with-faults.yaml"), readout_s=1.5
-    )
+    # nothing meanwhile. A pause (here by command) that aborts the exposure during
+    # the read-out comes too late: the frame is sent, then the abort is answered. The
+    # agent used to count the exposure as aborted and ask for another while the
+    # camera was still reading it out, then take the frame for the new one's: one
+    # frame ahead of the camera for the rest of the night.
+    config = dataclasses.replace(_config(time_scale=100.0, scenario=None), readout_s=1.5)
     async with serving(config) as (observatory, server):
-        async with IndiClient(port=server.port, fail_fast=True) as indi:
-            await indi.set_number(observatory.ccd.name, "SIM_TIME", {"ELAPSED_S": 125}, wait=True)
-        base = _with(
-            sequence_profile(server.port, exposure_s=5.0), actions=("alert", "pause_sequence")
+        profile = _with(
+            sequence_profile(server.port, exposure_s=5.0),
+            actions=("alert", "pause_sequence", "abort_exposure"),
         )
-        profile = dataclasses.replace(base, indi=dataclasses.replace(base.indi, abort_on_bad=True))
-        agent = Agent(
-            profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False), max_frames=8
-        )
-        await asyncio.wait_for(agent.run(), 180)
-        replaced = observatory.ccd.exposures_replaced
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        running = asyncio.create_task(agent.run())
+        await _until(lambda: agent.summary.frames >= 1 and observatory.ccd.reading_out)
+        sent = observatory.ccd.frames_sent
+        await agent._on_command("pause")  # what the MQTT command topic calls
+        await _until(lambda: observatory.ccd.frames_sent >= sent + 3)  # probes go on
+        busy = observatory.ccd.busy_exposure_requests
+        agent.stop()
+        summary = await asyncio.wait_for(running, 60)
+    assert busy == 0
+    assert summary.action_errors == 0
     lines = _lines(tmp_path / "journal.jsonl")
-    acted = [a for r in lines if r["kind"] == "frame" for a in r["actions"]]
-    assert "abort_exposure" in acted
-    assert replaced == 0
     assert not [r for r in lines if r.get("event") in ("exposure_error", "action_error")]
 
 
@@ -297,6 +296,44 @@ async def test_after_guiding_resumes_the_sequence_waits_for_phd2_to_settle(
     settled = [r for r in _lines(tmp_path / "journal.jsonl") if r.get("event") == "guiding_settled"]
     assert len(settled) == 1 and settled[0]["seconds"] >= 0.4
     assert phd2.app_state == "Guiding"
+
+
+async def test_a_pause_while_phd2_settles_does_not_start_a_second_settle(
+    tmp_path: Path, grader: Grader
+) -> None:
+    from astroiqa_indi.actions import Phd2Client, SettleParams
+    from astroiqa_indi.config import Phd2Settings
+    from simulators.phd2 import Phd2Simulator
+
+    def events() -> list[str]:
+        return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
+
+    async with (
+        serving(_config()) as (_observatory, server),
+        Phd2Simulator(port=0, cadence_s=0.2, exposure_s=1.0) as phd2,
+    ):
+        async with Phd2Client("127.0.0.1", phd2.port) as operator:
+            await operator.guide(SettleParams(pixels=3.0, time=0.2, timeout=30.0))
+        settings = Phd2Settings(
+            host="127.0.0.1", port=phd2.port, settle_pixels=3.0, settle_time_s=10.0
+        )
+        profile = _with(
+            dataclasses.replace(sequence_profile(server.port), phd2=settings),
+            actions=("alert", "pause_guiding", "pause_sequence"),
+        )
+        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
+        running = asyncio.create_task(agent.run())
+        await _until(lambda: agent.summary.frames >= 1)
+        await agent._on_command("pause")
+        await agent._on_command("resume")  # PHD2 settles: 10 of its 0.2 s frames
+        await asyncio.sleep(0.6)
+        await agent._on_command("pause")
+        await agent._on_command("resume")  # a second guide call would be refused
+        await _until(lambda: "guiding_settled" in events(), 60)
+        agent.stop()
+        await asyncio.wait_for(running, 60)
+    assert "settle_failed" not in events()
+    assert events().count("guiding_settled") == 1
 
 
 async def test_a_frame_still_grading_at_the_stop_deadline_is_kept(

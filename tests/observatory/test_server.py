@@ -146,9 +146,30 @@ async def test_an_abort_during_read_out_comes_too_late_and_a_new_exposure_waits(
         async with asyncio.timeout(10):
             while blobs.pending < 3:
                 await asyncio.sleep(0.05)
-        # The second request came during a read-out: it waited, and replaced nothing.
-        assert observatory.ccd.exposures_replaced == 0
+        # The second request came during a read-out: it waited, and every exposure
+        # asked for was taken and sent.
+        assert observatory.ccd.busy_exposure_requests == 1
         assert observatory.ccd.frames_sent == 3
+
+
+async def test_next_update_sees_each_update_from_now_on_in_order(served: Served) -> None:
+    async with IndiClient(port=served.port, fail_fast=True) as indi:
+        await _connect(indi)
+        states: list[PropertyState] = []
+
+        def ran_to_end(vector: PropertyVector) -> bool:
+            states.append(vector.state)
+            return vector.state is PropertyState.OK and PropertyState.BUSY in states
+
+        current = await indi.wait_for(CCD, "CCD_EXPOSURE")
+        future = indi.next_update(CCD, "CCD_EXPOSURE", ran_to_end)
+        await asyncio.sleep(0.2)
+        assert not future.done(), current.state  # the value already there does not count
+        await indi.set_number(CCD, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10})
+        ended = await asyncio.wait_for(future, 20)
+        assert ended.state is PropertyState.OK and states[0] is PropertyState.BUSY
+        unwanted = indi.next_update(CCD, "CCD_EXPOSURE", lambda v: False)
+        unwanted.cancel()
 
 
 async def test_local_upload_writes_a_file_and_sends_no_blob(served: Served) -> None:
