@@ -7,18 +7,22 @@ Real parts: our simulated observatory over TCP and the shipped model.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from astroiqa_indi.actions import Phd2Client, SettleParams
 from astroiqa_indi.agent import Agent, AgentState, LiveView
-from astroiqa_indi.config import Profile
+from astroiqa_indi.config import Phd2Settings, Profile
 from astroiqa_indi.grading import Grader
 from astroiqa_indi.indi import IndiClient
-from simulators.observatory import ObservatoryConfig
+from simulators.observatory import Observatory, ObservatoryConfig
+from simulators.phd2 import Phd2Simulator
 from tests._faults import grade_failing_on
 from tests.agent._support import seestar_observatory, sequence_profile, serving
 
@@ -190,8 +194,6 @@ async def test_a_frame_the_grader_fails_on_is_kept_and_the_night_goes_on(
 async def test_phd2_that_goes_away_is_alerted_and_connected_again(
     tmp_path: Path, grader: Grader
 ) -> None:
-    from astroiqa_indi.config import Phd2Settings
-    from simulators.phd2 import Phd2Simulator
 
     def events() -> list[dict[str, Any]]:
         return [r for r in _lines(tmp_path / "journal.jsonl") if r["kind"] == "event"]
@@ -220,9 +222,6 @@ async def test_guiding_after_phd2_is_back_is_as_the_session_is(
 ) -> None:
     # Paused by command, PHD2's link drops, the user resumes while it is away: when
     # PHD2 answers again, guiding resumes too, instead of staying paused all night.
-    from astroiqa_indi.actions import Phd2Client, SettleParams
-    from astroiqa_indi.config import Phd2Settings
-    from simulators.phd2 import Phd2Simulator
 
     def events() -> list[str]:
         return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
@@ -254,16 +253,12 @@ async def test_guiding_after_phd2_is_back_is_as_the_session_is(
         await asyncio.wait_for(running, 60)
 
 
-async def test_after_guiding_resumes_the_sequence_waits_for_phd2_to_settle(
-    tmp_path: Path, grader: Grader
-) -> None:
-    from astroiqa_indi.actions import Phd2Client, SettleParams
-    from astroiqa_indi.config import Phd2Settings
-    from simulators.phd2 import Phd2Simulator
-
-    def events() -> list[str]:
-        return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
-
+@contextlib.asynccontextmanager
+async def _guided_sequence(
+    tmp_path: Path, grader: Grader, *, settle_time_s: float
+) -> AsyncIterator[tuple[Observatory, Phd2Simulator, Agent]]:
+    """A sequence under way, PHD2 guiding (0.2 s frames of 1 simulated s), and an
+    agent that pauses guiding and the sequence; the agent is stopped on exit."""
     async with (
         serving(_config()) as (observatory, server),
         Phd2Simulator(port=0, cadence_s=0.2, exposure_s=1.0) as phd2,
@@ -271,7 +266,7 @@ async def test_after_guiding_resumes_the_sequence_waits_for_phd2_to_settle(
         async with Phd2Client("127.0.0.1", phd2.port) as operator:
             await operator.guide(SettleParams(pixels=3.0, time=0.2, timeout=30.0))
         settings = Phd2Settings(
-            host="127.0.0.1", port=phd2.port, settle_pixels=3.0, settle_time_s=3.0
+            host="127.0.0.1", port=phd2.port, settle_pixels=3.0, settle_time_s=settle_time_s
         )
         profile = _with(
             dataclasses.replace(sequence_profile(server.port), phd2=settings),
@@ -280,6 +275,19 @@ async def test_after_guiding_resumes_the_sequence_waits_for_phd2_to_settle(
         agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
         running = asyncio.create_task(agent.run())
         await _until(lambda: agent.summary.frames >= 1)
+        yield observatory, phd2, agent
+        agent.stop()
+        await asyncio.wait_for(running, 60)
+
+
+def _events(tmp_path: Path) -> list[str]:
+    return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
+
+
+async def test_after_guiding_resumes_the_sequence_waits_for_phd2_to_settle(
+    tmp_path: Path, grader: Grader
+) -> None:
+    async with _guided_sequence(tmp_path, grader, settle_time_s=3.0) as (observatory, phd2, agent):
         await agent._on_command("pause")
         await _until(lambda: phd2.app_state == "Paused", 10)
         await agent._on_command("resume")
@@ -287,12 +295,10 @@ async def test_after_guiding_resumes_the_sequence_waits_for_phd2_to_settle(
         # frame in 0.02 s, gets no new exposure; the one under way may finish.
         started = observatory.ccd.frames_sent
         async with asyncio.timeout(30):
-            while "guiding_settled" not in events():
+            while "guiding_settled" not in _events(tmp_path):
                 assert observatory.ccd.frames_sent <= started + 1
                 await asyncio.sleep(0.02)
         await _until(lambda: observatory.ccd.frames_sent >= started + 3, 30)  # then on
-        agent.stop()
-        await asyncio.wait_for(running, 60)
     settled = [r for r in _lines(tmp_path / "journal.jsonl") if r.get("event") == "guiding_settled"]
     assert len(settled) == 1 and settled[0]["seconds"] >= 0.4
     assert phd2.app_state == "Guiding"
@@ -301,39 +307,15 @@ async def test_after_guiding_resumes_the_sequence_waits_for_phd2_to_settle(
 async def test_a_pause_while_phd2_settles_does_not_start_a_second_settle(
     tmp_path: Path, grader: Grader
 ) -> None:
-    from astroiqa_indi.actions import Phd2Client, SettleParams
-    from astroiqa_indi.config import Phd2Settings
-    from simulators.phd2 import Phd2Simulator
-
-    def events() -> list[str]:
-        return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
-
-    async with (
-        serving(_config()) as (_observatory, server),
-        Phd2Simulator(port=0, cadence_s=0.2, exposure_s=1.0) as phd2,
-    ):
-        async with Phd2Client("127.0.0.1", phd2.port) as operator:
-            await operator.guide(SettleParams(pixels=3.0, time=0.2, timeout=30.0))
-        settings = Phd2Settings(
-            host="127.0.0.1", port=phd2.port, settle_pixels=3.0, settle_time_s=10.0
-        )
-        profile = _with(
-            dataclasses.replace(sequence_profile(server.port), phd2=settings),
-            actions=("alert", "pause_guiding", "pause_sequence"),
-        )
-        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
-        running = asyncio.create_task(agent.run())
-        await _until(lambda: agent.summary.frames >= 1)
+    async with _guided_sequence(tmp_path, grader, settle_time_s=10.0) as (_, _phd2, agent):
         await agent._on_command("pause")
         await agent._on_command("resume")  # PHD2 settles: 10 of its 0.2 s frames
         await asyncio.sleep(0.6)
         await agent._on_command("pause")
         await agent._on_command("resume")  # a second guide call would be refused
-        await _until(lambda: "guiding_settled" in events(), 60)
-        agent.stop()
-        await asyncio.wait_for(running, 60)
-    assert "settle_failed" not in events()
-    assert events().count("guiding_settled") == 1
+        await _until(lambda: "guiding_settled" in _events(tmp_path), 60)
+    assert "settle_failed" not in _events(tmp_path)
+    assert _events(tmp_path).count("guiding_settled") == 1
 
 
 async def test_a_frame_still_grading_at_the_stop_deadline_is_kept(
