@@ -69,6 +69,9 @@ _RESTORE_WITHIN_S = 3600.0
 _PHD2_RETRY_S = (5.0, 60.0)
 # A stop waits this long for the frames being graded (a 60 MP frame on a Pi: seconds).
 _FINISH_WITHIN_S = 60.0
+# After an abort, a frame the driver had already taken may still come this long after
+# its answer (libindi uploads from a thread of its own); then the sequence goes on.
+_ABORT_GRACE_S = 5.0
 
 
 class AgentState(enum.Enum):
@@ -381,8 +384,8 @@ class Agent:
                 )
 
     async def _abort_exposure(self, *, timeout: float = 10.0) -> None:
-        """Abort the camera's exposure; the sequence stops waiting for its frame (none
-        will come) and goes on. Raises what ``set_switch`` raises."""
+        """Abort the camera's exposure; the sequence goes on once it knows whether the
+        exposure's frame will still come. Raises what ``set_switch`` raises."""
         assert self._indi is not None
         # This exposure's, not the next one's, if its frame comes first.
         aborted, ran_to_end = self._next_blob, self._ran_to_end
@@ -395,13 +398,15 @@ class Agent:
                 timeout=timeout,
             )
         finally:
-            # An exposure can end while the abort is on its way: the driver then sends
-            # its frame (on the BLOB connection, which may lag) and tells of the end
-            # before it answers the abort (both on this connection, in order). Such a
-            # frame is waited for as this exposure's; taken for the next one's, it put
-            # the sequence one frame ahead of the camera for the rest of the night.
+            # An exposure can end while the abort is on its way, and its frame then
+            # still comes; taken for the next exposure's, it put the sequence one frame
+            # ahead of the camera for the rest of the night. A driver that took no
+            # request while it read the frame out has said the exposure ended (Busy,
+            # then Ok) before answering: the frame is waited for as usual. libindi
+            # answers at once while a thread of its own uploads the frame, so the
+            # sequence waits a little for a frame in any case.
             if aborted is not None and not aborted.done() and not _resolved(ran_to_end):
-                aborted.set_result(False)
+                asyncio.get_running_loop().call_later(_ABORT_GRACE_S, _no_frame, aborted)
 
     def _finish(self) -> None:
         self._state = AgentState.STOPPING
@@ -874,7 +879,10 @@ class Agent:
             try:
                 # Watched from before the request, so that its end cannot slip past.
                 _discard(self._ran_to_end)
-                self._ran_to_end = self._indi.next_update(device, "CCD_EXPOSURE", _busy_then_ok())
+                self._ran_to_end = None
+                self._ran_to_end = self._indi.next_update(
+                    device, "CCD_EXPOSURE", _busy_then_ok(cfg.exposure_s)
+                )
                 await self._indi.set_number(
                     device, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": cfg.exposure_s}, timeout=30.0
                 )
@@ -980,14 +988,20 @@ class Agent:
             self._event("phd2_lost", f"PHD2 connection lost: {exc}")
 
 
-def _busy_then_ok() -> Callable[[PropertyVector], bool]:
-    """Passes CCD_EXPOSURE's first Ok after a Busy: an exposure that ran to its end."""
+def _busy_then_ok(seconds: float) -> Callable[[PropertyVector], bool]:
+    """Passes CCD_EXPOSURE's first Ok after the Busy that starts a ``seconds`` exposure:
+    an exposure that ran to its end. (A previous exposure's late Ok, after the new
+    one's first Busy, does not count: that Busy has not been seen yet.)"""
     busy = False
 
     def ran_to_end(vector: PropertyVector) -> bool:
         nonlocal busy
         if vector.state is PropertyState.BUSY:
-            busy = True
+            value = (
+                vector.value("CCD_EXPOSURE_VALUE") if "CCD_EXPOSURE_VALUE" in vector.names else None
+            )
+            started = isinstance(value, float) and abs(value - seconds) <= 1e-3 * seconds + 1e-6
+            busy = busy or started
             return False
         if vector.state is PropertyState.OK:
             return busy
@@ -995,6 +1009,11 @@ def _busy_then_ok() -> Callable[[PropertyVector], bool]:
         return False
 
     return ran_to_end
+
+
+def _no_frame(exposure: asyncio.Future[bool]) -> None:
+    if not exposure.done():
+        exposure.set_result(False)
 
 
 def _resolved(future: asyncio.Future[PropertyVector] | None) -> bool:

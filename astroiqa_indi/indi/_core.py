@@ -331,7 +331,13 @@ class ClientCore:
         """
         self._check_usable()
         future = self._register(device, name, predicate)
-        future.add_done_callback(lambda f: self._unregister(f, device, name))
+
+        def done(future: asyncio.Future[PropertyVector]) -> None:
+            self._unregister(future, device, name)
+            if not future.cancelled():
+                future.exception()  # a client closed meanwhile: nobody need be told
+
+        future.add_done_callback(done)
         return future
 
     async def _wait_update(
@@ -550,7 +556,14 @@ class ClientCore:
         if not waiters:
             return
         for future, wanted in list(waiters):
-            if not future.done() and wanted(vector):
+            if future.done():
+                continue
+            try:
+                passes = wanted(vector)
+            except Exception as exc:  # noqa: BLE001  (a caller's predicate: its error is theirs)
+                future.set_exception(exc)
+                continue
+            if passes:
                 future.set_result(vector)
 
     def _set_state(self, state: ClientState) -> None:

@@ -100,6 +100,7 @@ class Ccd(Device):
         time_scale: float = 1.0,
         upload_dir: Path | None = None,
         readout_s: float = 0.0,
+        threaded_upload: bool = False,
     ) -> None:
         super().__init__(name, emit=emit, spawn=spawn, interface=2, driver_name="AstroIQA CCD")
         if time_scale <= 0:
@@ -114,6 +115,7 @@ class Ccd(Device):
         self._time_scale = time_scale
         self._exposure_task: asyncio.Task[None] | None = None
         self._readout_s = readout_s
+        self._threaded_upload = threaded_upload
         # Requests that came while a frame was read out, answered once it is uploaded.
         self._held: list[NewCommand] | None = None
         self.frames_sent = 0
@@ -423,10 +425,22 @@ class Ccd(Device):
     def handle(self, command: NewCommand) -> None:
         if command.name == self.exposure.name and self.exposing:
             self.busy_exposure_requests += 1
-        if self._held is not None:
-            self._held.append(command)
-        else:
+        if self._held is None:
             super().handle(command)
+        elif self._threaded_upload and command.name == self.abort.name:
+            self._too_late_to_abort()
+        else:
+            self._held.append(command)
+
+    def _too_late_to_abort(self) -> None:
+        # libindi's answer while its upload thread sends the frame: Ok at once, the
+        # exposure Idle; the frame still comes, then the exposure goes Ok.
+        self.abort["ABORT"].on = False
+        self.abort.state = State.OK
+        self.send(self.abort, "Exposure aborted.")
+        self.exposure["CCD_EXPOSURE_VALUE"].value = 0
+        self.exposure.state = State.IDLE
+        self.send(self.exposure)
 
     def _start_exposure(self, seconds: float) -> str:
         if self.exposing:

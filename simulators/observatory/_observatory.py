@@ -60,9 +60,13 @@ class ObservatoryConfig:
         Initial UPLOAD_DIR of the camera (default: ``$HOME``).
     readout_s
         Wall-clock seconds the camera spends reading a frame out once its shutter
-        closes (a USB camera's download, a slow link). Like a libindi driver, whose
-        one thread is busy meanwhile, it answers no request until the frame is
+        closes (a USB camera's download, a slow link). Like a driver that reads
+        the camera out in its one thread, it answers no request until the frame is
         uploaded: an abort then comes too late, and a new exposure waits.
+    threaded_upload
+        During read-out, answer an abort at once (Ok, exposure Idle) and still send
+        the frame, as libindi does, whose upload runs in a thread of its own. Other
+        requests still wait for the upload.
     """
 
     ccd_name: str = "AstroIQA CCD"
@@ -76,6 +80,7 @@ class ObservatoryConfig:
     auto_connect: bool = False
     upload_dir: Path | None = None
     readout_s: float = 0.0
+    threaded_upload: bool = False
 
     def __post_init__(self) -> None:
         if not self.ccd_name or not self.mount_name or self.ccd_name == self.mount_name:
@@ -156,6 +161,7 @@ class Observatory:
             time_scale=cfg.time_scale,
             upload_dir=cfg.upload_dir,
             readout_s=cfg.readout_s,
+            threaded_upload=cfg.threaded_upload,
         )
         player.on_change(self._poke.set)
         self.state = ObservatoryState.RUNNING

@@ -134,8 +134,15 @@ def add_config_arguments(
         type=float,
         default=float(readout) if readout else 0.0,
         metavar="SECONDS",
-        help="real seconds to read each frame out, deaf to requests meanwhile, as a "
-        "libindi driver is (env ASTROIQA_SIM_READOUT_S; default 0)",
+        help="real seconds to read each frame out, deaf to requests meanwhile "
+        "(env ASTROIQA_SIM_READOUT_S; default 0)",
+    )
+    group.add_argument(
+        "--threaded-upload",
+        action="store_true",
+        default=_truthy(default("THREADED_UPLOAD") or ""),
+        help="during read-out, answer an abort at once and still send the frame, as "
+        "libindi does (env ASTROIQA_SIM_THREADED_UPLOAD=1)",
     )
 
 
@@ -156,4 +163,5 @@ def config_from_args(args: argparse.Namespace) -> ObservatoryConfig:
         auto_connect=args.auto_connect,
         upload_dir=Path(args.upload_dir) if args.upload_dir else None,
         readout_s=args.readout,
+        threaded_upload=args.threaded_upload,
     )

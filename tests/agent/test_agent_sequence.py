@@ -120,16 +120,19 @@ async def test_abort_on_bad_aborts_when_the_policy_pauses(tmp_path: Path, grader
     assert "abort_exposure" in acted  # sent, and the camera took it
 
 
+@pytest.mark.parametrize("threaded_upload", [False, True], ids=["deaf", "libindi"])
 async def test_an_exposure_that_ends_as_the_abort_comes_is_waited_for(
-    tmp_path: Path, grader: Grader
+    tmp_path: Path, grader: Grader, threaded_upload: bool
 ) -> None:
-    # The camera reads each frame out for 1.5 s and, like a libindi driver, answers
-    # nothing meanwhile. A pause (here by command) that aborts the exposure during
-    # the read-out comes too late: the frame is sent, then the abort is answered. The
-    # agent used to count the exposure as aborted and ask for another while the
-    # camera was still reading it out, then take the frame for the new one's: one
-    # frame ahead of the camera for the rest of the night.
-    config = dataclasses.replace(_config(time_scale=100.0, scenario=None), readout_s=1.5)
+    # The camera reads each frame out for 1.5 s. A pause (here by command) that aborts
+    # the exposure during the read-out comes too late: the frame still comes. A
+    # driver deaf meanwhile sends it, then answers; libindi answers at once and sends
+    # it after. The agent used to count the exposure as aborted and ask for another
+    # while the camera was still reading it out, then take the frame for the new
+    # one's: one frame ahead of the camera for the rest of the night.
+    config = dataclasses.replace(
+        _config(time_scale=100.0, scenario=None), readout_s=1.5, threaded_upload=threaded_upload
+    )
     async with serving(config) as (observatory, server):
         profile = _with(
             sequence_profile(server.port, exposure_s=5.0),
