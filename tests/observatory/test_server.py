@@ -172,6 +172,23 @@ async def test_next_update_sees_each_update_from_now_on_in_order(served: Served)
         unwanted.cancel()
 
 
+async def test_a_predicate_that_raises_fails_its_future_not_the_connection(
+    served: Served,
+) -> None:
+    async with IndiClient(port=served.port, fail_fast=True) as indi:
+        await _connect(indi)
+
+        def broken(vector: PropertyVector) -> bool:
+            raise TypeError("a bug in the caller's predicate")
+
+        future = indi.next_update(CCD, "CCD_EXPOSURE", broken)
+        blob = await _expose(indi)  # the connection carries on
+        with pytest.raises(TypeError, match="caller's predicate"):
+            await asyncio.wait_for(future, 5)
+        assert blob.format == ".fits"
+        assert indi.stats.protocol_errors == 0
+
+
 async def test_local_upload_writes_a_file_and_sends_no_blob(served: Served) -> None:
     raw = await RawClient.open(served.port)
     try:
