@@ -225,43 +225,31 @@ async def test_guiding_after_phd2_is_back_is_as_the_session_is(
 ) -> None:
     # Paused by command, PHD2's link drops, the user resumes while it is away: when
     # PHD2 answers again, guiding resumes too, instead of staying paused all night.
-
-    def events() -> list[str]:
-        return [r.get("event", "") for r in _lines(tmp_path / "journal.jsonl")]
-
-    async with (
-        serving(_config()) as (_observatory, server),
-        Phd2Simulator(port=0, cadence_s=0.2, exposure_s=0.2) as phd2,
+    async with _guided_sequence(tmp_path, grader, actions=("alert", "pause_guiding")) as (
+        _,
+        phd2,
+        agent,
     ):
-        async with Phd2Client("127.0.0.1", phd2.port) as operator:
-            await operator.guide(SettleParams(pixels=3.0, time=0.2, timeout=30.0))
-        profile = _with(
-            dataclasses.replace(
-                sequence_profile(server.port), phd2=Phd2Settings(host="127.0.0.1", port=phd2.port)
-            ),
-            actions=("alert", "pause_guiding"),
-        )
-        agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
-        running = asyncio.create_task(agent.run())
-        await _until(lambda: agent.summary.frames >= 1)
         await agent._on_command("pause")
         await _until(lambda: phd2.app_state == "Paused", 10)
         assert phd2.drop_clients() == 1
-        await _until(lambda: "phd2_lost" in events(), 10)
+        await _until(lambda: "phd2_lost" in _events(tmp_path), 10)
         await agent._on_command("resume")  # PHD2 away: told as an action error
-        assert "action_error" in events()
-        await _until(lambda: "phd2_connected" in events(), 30)
+        assert "action_error" in _events(tmp_path)
+        await _until(lambda: "phd2_connected" in _events(tmp_path), 30)
         await _until(lambda: phd2.app_state != "Paused", 10)
-        agent.stop()
-        await asyncio.wait_for(running, 60)
 
 
 @contextlib.asynccontextmanager
 async def _guided_sequence(
-    tmp_path: Path, grader: Grader, *, settle_time_s: float
+    tmp_path: Path,
+    grader: Grader,
+    *,
+    settle_time_s: float = 10.0,
+    actions: tuple[str, ...] = ("alert", "pause_guiding", "pause_sequence"),
 ) -> AsyncIterator[tuple[Observatory, Phd2Simulator, Agent]]:
     """A sequence under way, PHD2 guiding (0.2 s frames of 1 simulated s), and an
-    agent that pauses guiding and the sequence; the agent is stopped on exit."""
+    agent with these policy ``actions``; the agent is stopped on exit."""
     async with (
         serving(_config()) as (observatory, server),
         Phd2Simulator(port=0, cadence_s=0.2, exposure_s=1.0) as phd2,
@@ -273,7 +261,7 @@ async def _guided_sequence(
         )
         profile = _with(
             dataclasses.replace(sequence_profile(server.port), phd2=settings),
-            actions=("alert", "pause_guiding", "pause_sequence"),
+            actions=actions,
         )
         agent = Agent(profile, grader=grader, out_dir=tmp_path, view=LiveView(enabled=False))
         running = asyncio.create_task(agent.run())
