@@ -42,6 +42,7 @@ from astroiqa_indi.errors import (
     FrameError,
     GuiderError,
     IndiError,
+    IndiTimeoutError,
     ReferenceFileError,
 )
 from astroiqa_indi.frames import Frame
@@ -72,6 +73,8 @@ _FINISH_WITHIN_S = 60.0
 # After an abort, a frame the driver had already taken may still come this long after
 # its answer (libindi uploads from a thread of its own); then the sequence goes on.
 _ABORT_GRACE_S = 5.0
+# How long a connected camera may take to define UPLOAD_MODE (drivers without it: all).
+_UPLOAD_MODE_WAIT_S = 2.0
 
 
 class AgentState(enum.Enum):
@@ -316,12 +319,38 @@ class Agent:
         cfg = self.profile.indi
         timeout = cfg.connect_timeout_s
         vector = await self._indi.wait_for(cfg.ccd_device, "CONNECTION", timeout=timeout)
-        if vector.on_switches == ("CONNECT",):
+        if vector.on_switches != ("CONNECT",):
+            await self._indi.set_switch(
+                cfg.ccd_device, "CONNECTION", {"CONNECT": True}, wait=True, timeout=timeout
+            )
+            self._event("camera_connected", f"connected {cfg.ccd_device}")
+        await self._upload_to_client()
+
+    async def _upload_to_client(self) -> None:
+        """A camera left saving its frames on its own disk only sends no BLOB: every
+        exposure would wait out its timeout. Ask for both, so local files go on."""
+        assert self._indi is not None
+        device = self.profile.indi.ccd_device
+        try:
+            mode = await self._indi.wait_for(device, "UPLOAD_MODE", timeout=_UPLOAD_MODE_WAIT_S)
+        except IndiTimeoutError:
+            return  # a driver without it always sends its frames
+        if mode.on_switches != ("UPLOAD_LOCAL",) or "UPLOAD_BOTH" not in mode.names:
             return
-        await self._indi.set_switch(
-            cfg.ccd_device, "CONNECTION", {"CONNECT": True}, wait=True, timeout=timeout
+        try:
+            await self._indi.set_switch(device, "UPLOAD_MODE", {"UPLOAD_BOTH": True}, wait=True)
+        except IndiError as exc:
+            self.summary.action_errors += 1
+            self._event(
+                "action_error",
+                f"{device} saves frames locally only, and refused "
+                f"to send them too ({exc}): no frame will come",
+            )
+            return
+        self._event(
+            "upload_mode",
+            f"{device} saved frames on its own disk only: now also sends them (UPLOAD_BOTH)",
         )
-        self._event("camera_connected", f"connected {cfg.ccd_device}")
 
     async def _connect_guider(self, stack: contextlib.AsyncExitStack) -> Phd2Client | None:
         cfg = self.profile.phd2

@@ -72,6 +72,29 @@ async def test_a_counted_sequence_ends_the_session_once_its_frames_are_graded(
     assert kinds.index("sequence_done") > max(i for i, k in enumerate(kinds) if k == "frame")
 
 
+async def test_a_camera_left_saving_locally_is_asked_to_send_its_frames_too(
+    tmp_path: Path, grader: Grader
+) -> None:
+    uploads = tmp_path / "camera-disk"
+    config = dataclasses.replace(_config(), upload_dir=uploads)
+    async with serving(config) as (observatory, server):
+        async with IndiClient(port=server.port, fail_fast=True) as indi:
+            # What another program (or last night's session) left behind.
+            await indi.set_switch(
+                observatory.ccd.name, "UPLOAD_MODE", {"UPLOAD_LOCAL": True}, wait=True
+            )
+        profile = _counted(sequence_profile(server.port), 2)
+        agent = Agent(
+            profile, grader=grader, out_dir=tmp_path / "out", view=LiveView(enabled=False)
+        )
+        # Without frames each exposure would wait out its 121 s timeout.
+        summary = await asyncio.wait_for(agent.run(), 60)
+    assert summary.frames == 2
+    events = [r.get("event") for r in _lines(tmp_path / "out" / "journal.jsonl")]
+    assert "upload_mode" in events
+    assert len(list(uploads.glob("*.fits"))) == 2  # the camera's own files go on
+
+
 async def test_a_stop_aborts_the_exposure_under_way_and_keeps_every_frame(
     tmp_path: Path, grader: Grader
 ) -> None:
