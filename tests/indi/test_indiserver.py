@@ -73,7 +73,7 @@ async def test_discovers_devices_and_properties(indi_server: IndiServer) -> None
 async def test_an_abort_is_answered_and_the_exposure_ends_without_a_frame(
     indi_server: IndiServer,
 ) -> None:
-    # The agent waits for this answer before its next exposure (docs/indi.md).
+    # The agent waits for this answer before its next exposure (docs/architecture.md).
     async with IndiClient(port=indi_server.port) as indi:
         await connect_device(indi, CCD)
         stream = indi.blobs(device=CCD)
