@@ -757,16 +757,8 @@ class Agent:
                     raise GuiderError("PHD2 is not connected")
                 await (self._guider.pause() if pause else self._guider.resume())
                 self._guider_paused = pause
-                # Only a guider that is guiding settles: a guide call would start
-                # guiding (and calibrating) one the user left looping or stopped. A
-                # settle still running (a pause came meanwhile) is PHD2's to finish:
-                # a second guide call would be refused.
-                settling = self._settling is not None and not self._settling.done()
-                guiding = self._guider.app_state is Phd2AppState.GUIDING
-                if not pause and guiding and not settling:
-                    self._settling = asyncio.create_task(
-                        self._settle(self._guider), name="agent-phd2-settle"
-                    )
+                if not pause:
+                    self._start_settling(self._guider)
                 return True
             if action == "pause_sequence" and self.profile.indi.mode == "sequence":
                 if pause:
@@ -781,6 +773,14 @@ class Agent:
             self.summary.action_errors += 1
             self._event("action_error", f"{action} failed: {exc}")
         return False
+
+    def _start_settling(self, guider: Phd2Client) -> None:
+        # Only a guider that is guiding settles: a guide call would start guiding (and
+        # calibrating) one the user left looping or stopped. A settle still running (a
+        # pause came meanwhile) is PHD2's to finish: a second guide call is refused.
+        settling = self._settling is not None and not self._settling.done()
+        if guider.app_state is Phd2AppState.GUIDING and not settling:
+            self._settling = asyncio.create_task(self._settle(guider), name="agent-phd2-settle")
 
     async def _settle(self, guider: Phd2Client) -> None:
         """Ask PHD2 to settle (a ``guide`` while guiding only settles) and say how it went.
@@ -1055,8 +1055,8 @@ def _resolved(future: asyncio.Future[PropertyVector] | None) -> bool:
 
 
 def _discard(future: asyncio.Future[PropertyVector] | None) -> None:
-    if future is not None and not future.cancel() and not future.cancelled():
-        future.exception()  # retrieved: a client closed meanwhile is not an error here
+    if future is not None:
+        future.cancel()  # a no-op once done (next_update has retrieved any error)
 
 
 def _write_atomically(data: bytes, path: Path) -> OSError | None:

@@ -319,7 +319,7 @@ class ClientCore:
         return await self._wait_update(device, name, wanted, timeout)
 
     def next_update(
-        self, device: str, name: str, predicate: Callable[[PropertyVector], bool]
+        self, device: str, name: str, predicate: _Predicate
     ) -> asyncio.Future[PropertyVector]:
         """A future for the first update of ``device.name`` from now on that passes
         ``predicate`` (the current value does not count).

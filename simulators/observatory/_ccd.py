@@ -409,10 +409,12 @@ class Ccd(Device):
         return ""
 
     def _abort(self) -> str:
-        if self.exposing:
+        # A frame being read out is taken: it comes anyway (only --threaded-upload lets
+        # an abort in then, as libindi does).
+        if self.exposing and not self.reading_out:
             assert self._exposure_task is not None
             self._exposure_task.cancel()
-        self._exposure_task = None
+            self._exposure_task = None
         self.abort["ABORT"].on = False
         self.abort.state = State.OK
         self.exposure["CCD_EXPOSURE_VALUE"].value = 0
@@ -428,19 +430,9 @@ class Ccd(Device):
         if self._held is None:
             super().handle(command)
         elif self._threaded_upload and command.name == self.abort.name:
-            self._too_late_to_abort()
+            super().handle(command)  # answered at once; the frame still comes
         else:
             self._held.append(command)
-
-    def _too_late_to_abort(self) -> None:
-        # libindi's answer while its upload thread sends the frame: Ok at once, the
-        # exposure Idle; the frame still comes, then the exposure goes Ok.
-        self.abort["ABORT"].on = False
-        self.abort.state = State.OK
-        self.send(self.abort, "Exposure aborted.")
-        self.exposure["CCD_EXPOSURE_VALUE"].value = 0
-        self.exposure.state = State.IDLE
-        self.send(self.exposure)
 
     def _start_exposure(self, seconds: float) -> str:
         if self.exposing:
